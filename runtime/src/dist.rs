@@ -1,0 +1,1 @@
+//! Samplers (to be written).
