@@ -1,1 +1,118 @@
-//! vprog.
+//! vprog: a probabilistic programming language for programmable
+//! variational inference.
+//!
+//! Programs declare models and variational families (generative functions),
+//! objectives written with `E { ... }`, `sim` and `density` (or taken from
+//! the standard library), and a gradient strategy per random choice; vprog
+//! compiles each objective into an unbiased gradient-estimator program
+//! (ADEV) and trains the parameters.
+//!
+//! ```
+//! use vprog::{load, render_diagnostics};
+//! use vprog::runtime::session::{ReportValue, Session, Sink};
+//! use vprog::runtime::fit::FitReport;
+//!
+//! let source = r#"
+//!     param mu = 0.0;
+//!     let obj = E { x ~ normal(mu, 1.0) by reparam; -(x - 3.0) ^ 2 };
+//!     fit obj with sgd(lr = 0.05), steps = 200, particles = 8;
+//!     report mu_hat = mu;
+//! "#;
+//! let mut sources = vprog::lang::SourceMap::new();
+//! let program = load(&mut sources, "example.vprog", source)
+//!     .map_err(|d| render_diagnostics(&sources, &d, false))
+//!     .unwrap();
+//!
+//! struct Collect(Vec<f64>);
+//! impl Sink for Collect {
+//!     fn fit_finished(&mut self, _: &str, _: &FitReport) {}
+//!     fn report(&mut self, _: &str, value: &ReportValue) {
+//!         if let ReportValue::Values(v) = value { self.0.extend(v) }
+//!     }
+//! }
+//! let mut sink = Collect(Vec::new());
+//! let mut session = Session::new(program, 1);
+//! assert!(session.run(&mut sink).is_ok());
+//! assert!((sink.0[0] - 3.0).abs() < 0.1);
+//! ```
+#![deny(missing_docs)]
+
+pub use vprog_compiler as compiler;
+pub use vprog_lang as lang;
+pub use vprog_runtime as runtime;
+pub use vprog_stdlib as stdlib;
+
+use ariadne::{Config, IndexType, Label, Report, ReportKind};
+use vprog_compiler::lower::Program;
+use vprog_lang::{Diagnostic, Severity, SourceMap};
+
+/// Parses `text` (named `name` in diagnostics) and loads it as a program,
+/// with the standard-library modules it imports.
+pub fn load(sources: &mut SourceMap, name: &str, text: &str) -> Result<Program, Vec<Diagnostic>> {
+    let file = sources.add(name, text);
+    let (ast, diags) = vprog_lang::parse::parse_file(file, text);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(diags);
+    }
+    Program::load(sources, file, ast)
+}
+
+/// Renders diagnostics as text with source excerpts (ANSI colors when
+/// `color`).
+pub fn render_diagnostics(sources: &SourceMap, diags: &[Diagnostic], color: bool) -> String {
+    let mut out = Vec::new();
+    let name = |id: vprog_lang::FileId| sources.get(id).name.clone();
+    let mut cache = ariadne::sources(
+        sources
+            .files()
+            .map(|(_, f)| (f.name.clone(), f.text.clone()))
+            .collect::<Vec<_>>(),
+    );
+    for d in diags {
+        let kind = match d.severity {
+            Severity::Error => ReportKind::Error,
+            Severity::Warning => ReportKind::Warning,
+        };
+        let primary = (name(d.span.file), d.span.range());
+        let mut report = Report::build(kind, primary.clone())
+            .with_config(
+                Config::default()
+                    .with_color(color)
+                    .with_index_type(IndexType::Byte),
+            )
+            .with_code(d.code)
+            .with_message(&d.message)
+            .with_label(
+                Label::new(primary)
+                    .with_message(&d.primary_label)
+                    .with_order(0),
+            );
+        for (i, l) in d.labels.iter().enumerate() {
+            report = report.with_label(
+                Label::new((name(l.span.file), l.span.range()))
+                    .with_message(&l.message)
+                    .with_order(i as i32 + 1),
+            );
+        }
+        if let Some(h) = &d.help {
+            report = report.with_help(h);
+        }
+        for n in &d.notes {
+            report = report.with_note(n);
+        }
+        let _ = report.finish().write(&mut cache, &mut out);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A one-line form of a diagnostic: `file:line:col: error[CODE]: message`.
+pub fn diagnostic_line(sources: &SourceMap, d: &Diagnostic) -> String {
+    let (line, col) = sources.line_col(d.span);
+    let kind = if d.is_error() { "error" } else { "warning" };
+    format!(
+        "{}:{line}:{col}: {kind}[{}]: {}",
+        sources.get(d.span.file).name,
+        d.code,
+        d.message
+    )
+}

@@ -1,1 +1,293 @@
-fn main() {}
+//! The `vprog` command: run and check programs.
+//!
+//! This is the only place that prints. Exit codes: 0 on success, 1 on a
+//! program error (rendered on stderr), 2 on bad usage. A panic — a bug in
+//! vprog — is caught and reported as an internal error (exit 1) rather
+//! than crashing with a backtrace.
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vprog::lang::{Diagnostic, SourceMap};
+use vprog::runtime::fit::{FitError, FitReport};
+use vprog::runtime::session::{ReportValue, Session, SessionError, Sink};
+use vprog::{diagnostic_line, load, render_diagnostics};
+
+#[derive(Parser)]
+#[command(
+    name = "vprog",
+    version,
+    about = "A probabilistic programming language for programmable variational inference"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a program: its `fit` and `report` statements, in order.
+    Run {
+        /// The program.
+        file: PathBuf,
+        /// The base seed of the run's randomness.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print one JSON object per line for every `fit` and `report`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Type-check a program and check its estimators without running it.
+    Check {
+        /// The program.
+        file: PathBuf,
+    },
+}
+
+/// Prints fits and reports as they happen.
+struct Printer {
+    json: bool,
+    progress: Option<ProgressBar>,
+    running: f64,
+}
+
+impl Sink for Printer {
+    fn fit_started(&mut self, name: &str, steps: usize) {
+        if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(steps as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(format!("fit {name}"));
+            self.progress = Some(bar);
+        }
+        self.running = f64::NAN;
+    }
+
+    fn fit_step(&mut self, _name: &str, step: usize, objective: f64) {
+        // An exponential moving average of the objective over ~100 steps.
+        self.running = if self.running.is_nan() {
+            objective
+        } else {
+            0.99 * self.running + 0.01 * objective
+        };
+        if let Some(bar) = &self.progress {
+            if step % 25 == 0 {
+                bar.set_message(format!("objective {:.4}", self.running));
+            }
+            bar.inc(1);
+        }
+    }
+
+    fn fit_finished(&mut self, name: &str, report: &FitReport) {
+        if let Some(bar) = self.progress.take() {
+            bar.finish_and_clear();
+        }
+        let mut out = std::io::stdout().lock();
+        if self.json {
+            let line = serde_json::json!({
+                "fit": name,
+                "steps": report.history.len(),
+                "final_objective": report.final_objective,
+                "seconds": report.seconds,
+            });
+            let _ = writeln!(out, "{line}");
+        } else {
+            let _ = writeln!(
+                out,
+                "fit {name}: {} steps, objective {:.4} (mean of the last steps), {:.2} s",
+                report.history.len(),
+                report.final_objective,
+                report.seconds
+            );
+        }
+    }
+
+    fn report(&mut self, name: &str, value: &ReportValue) {
+        let mut out = std::io::stdout().lock();
+        match value {
+            ReportValue::Estimate(e) => {
+                if self.json {
+                    let line = serde_json::json!({"report": name, "value": e.mean, "stderr": e.stderr, "samples": e.samples});
+                    let _ = writeln!(out, "{line}");
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "report {name} = {:.4} ± {:.4} ({} samples)",
+                        e.mean, e.stderr, e.samples
+                    );
+                }
+            }
+            ReportValue::Values(v) => {
+                let value = if v.len() == 1 {
+                    serde_json::json!(v[0])
+                } else {
+                    serde_json::json!(v)
+                };
+                if self.json {
+                    let line = serde_json::json!({"report": name, "value": value, "stderr": null, "samples": null});
+                    let _ = writeln!(out, "{line}");
+                } else {
+                    let _ = writeln!(out, "report {name} = {value}");
+                }
+            }
+        }
+    }
+}
+
+fn print_diagnostics(sources: &SourceMap, diags: &[Diagnostic]) {
+    let color = std::io::stderr().is_terminal();
+    let text = render_diagnostics(sources, diags, color);
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    if text.is_empty() {
+        for d in diags {
+            let _ = writeln!(err, "{}", diagnostic_line(sources, d));
+        }
+    }
+}
+
+fn run_error_diagnostic(span: vprog::lang::Span, name: &str, error: &FitError) -> Diagnostic {
+    match error {
+        FitError::Run { step, error } => {
+            let at = error.origin.span.unwrap_or(span);
+            let mut d = Diagnostic::error(
+                "E0700",
+                format!("`{name}` failed at step {step}: {error}"),
+                at,
+            );
+            if at != span {
+                d = d.with_label(span, "while running this statement");
+            }
+            d
+        }
+        FitError::NonFinite { origin, .. } => {
+            let at = origin.as_ref().and_then(|o| o.span).unwrap_or(span);
+            let mut d = Diagnostic::error("E0701", format!("`{name}`: {error}"), at);
+            if at != span {
+                d = d
+                    .with_primary_label("the first non-finite value")
+                    .with_label(span, "while running this statement");
+            }
+            d.with_help("check the parameters' initial values and the learning rate, or constrain scales with `param s: positive`")
+        }
+    }
+}
+
+fn read(file: &PathBuf) -> Result<String, ExitCode> {
+    std::fs::read_to_string(file).map_err(|e| {
+        eprintln!("error: cannot read `{}`: {e}", file.display());
+        ExitCode::from(1)
+    })
+}
+
+fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Run { file, seed, json } => {
+            let text = match read(&file) {
+                Ok(t) => t,
+                Err(code) => return code,
+            };
+            let mut sources = SourceMap::new();
+            let program = match load(&mut sources, &file.display().to_string(), &text) {
+                Ok(p) => p,
+                Err(diags) => {
+                    print_diagnostics(&sources, &diags);
+                    return ExitCode::from(1);
+                }
+            };
+            let mut session = Session::new(program, seed);
+            let mut printer = Printer {
+                json,
+                progress: None,
+                running: f64::NAN,
+            };
+            match session.run(&mut printer) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    if let Some(bar) = printer.progress.take() {
+                        bar.abandon();
+                    }
+                    let d = match e {
+                        SessionError::Compile(d) => d,
+                        SessionError::Run { span, name, error } => {
+                            run_error_diagnostic(span, &name, &error)
+                        }
+                    };
+                    print_diagnostics(&sources, &[d]);
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Check { file } => {
+            let text = match read(&file) {
+                Ok(t) => t,
+                Err(code) => return code,
+            };
+            let mut sources = SourceMap::new();
+            let program = match load(&mut sources, &file.display().to_string(), &text) {
+                Ok(p) => p,
+                Err(diags) => {
+                    print_diagnostics(&sources, &diags);
+                    return ExitCode::from(1);
+                }
+            };
+            let mut errors = Vec::new();
+            match program.statements() {
+                Err(d) => errors.push(d),
+                Ok(statements) => {
+                    for st in statements {
+                        let r = match &st {
+                            vprog::compiler::lower::Statement::Fit(f) => program
+                                .compile_objective(f.item, &f.name, &f.objective)
+                                .map(|_| ()),
+                            vprog::compiler::lower::Statement::Report(r) => {
+                                program.compile_value(r.item, &r.name, &r.expr).map(|_| ())
+                            }
+                        };
+                        if let Err(d) = r {
+                            if !errors.contains(&d) {
+                                errors.push(d);
+                            }
+                        }
+                    }
+                }
+            }
+            if errors.is_empty() {
+                println!("{}: ok", file.display());
+                ExitCode::SUCCESS
+            } else {
+                print_diagnostics(&sources, &errors);
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(2),
+            };
+        }
+    };
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "internal error: vprog panicked: {info}\nthis is a bug in vprog; please report it with the program that caused it"
+        );
+    }));
+    match std::panic::catch_unwind(move || run(cli)) {
+        Ok(code) => code,
+        Err(_) => ExitCode::from(1),
+    }
+}

@@ -274,9 +274,7 @@ impl DistKind {
             // reparameterized, so a learned `df` is differentiable too.
             DistKind::StudentT => &[Reparam, Reinforce],
             DistKind::Gamma | DistKind::Beta | DistKind::Dirichlet => &[Implicit, Reinforce],
-            DistKind::Flip | DistKind::Categorical | DistKind::Binomial => {
-                &[Enum, Mvd, Reinforce]
-            }
+            DistKind::Flip | DistKind::Categorical | DistKind::Binomial => &[Enum, Mvd, Reinforce],
             DistKind::Geometric | DistKind::Poisson => &[Mvd, Reinforce],
         }
     }
@@ -318,6 +316,9 @@ mod tests {
         assert_eq!(DistKind::Normal.default_strategy(), StrategyKind::Reparam);
         assert_eq!(DistKind::Gamma.default_strategy(), StrategyKind::Implicit);
         assert_eq!(DistKind::Flip.default_strategy(), StrategyKind::Reinforce);
-        assert_eq!(DistKind::Poisson.default_strategy(), StrategyKind::Reinforce);
+        assert_eq!(
+            DistKind::Poisson.default_strategy(),
+            StrategyKind::Reinforce
+        );
     }
 }

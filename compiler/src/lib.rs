@@ -1,7 +1,15 @@
 //! vprog's middle: the core IR, lowering from the checked AST, and the
-//! IR → IR transforms (generative-function specialization happens in
-//! lowering; ADEV, reverse-mode AD, simplification are passes).
+//! IR → IR transforms (ADEV, forward and reverse AD, simplification).
+//!
+//! This crate knows the language only through `vprog-lang`'s AST and the IR
+//! it defines; it never executes programs (the runtime does) and never
+//! touches Cranelift.
 #![deny(missing_docs)]
 
+pub mod density;
 pub mod dist;
+pub mod ir;
+pub mod lower;
+pub mod prim;
 pub mod special;
+pub mod transform;

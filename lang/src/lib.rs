@@ -8,7 +8,9 @@
 
 pub mod ast;
 pub mod diagnostic;
+pub mod lexer;
 pub mod parse;
+pub mod print;
 pub mod span;
 
 pub use diagnostic::{Diagnostic, Label, Severity};

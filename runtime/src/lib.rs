@@ -1,6 +1,20 @@
 //! vprog's runtime: the IR interpreter, distributions, counter-based
 //! randomness, optimizers and the training driver.
+//!
+//! The interpreter (`interp`) is the reference semantics of the IR. The
+//! estimator driver (`estimator`) combines the runs that `enum` and `mvd`
+//! sites need into one particle's estimate; `fit` averages particles and
+//! steps an optimizer; `session` executes a program's `fit` and `report`
+//! statements in order. Nothing here prints: results go to a
+//! [`session::Sink`].
 #![deny(missing_docs)]
 
 pub mod dist;
+pub mod estimator;
+pub mod fit;
+pub mod interp;
+pub mod optim;
+pub mod params;
 pub mod rng;
+pub mod session;
+pub mod value;

@@ -1,0 +1,236 @@
+//! Simplification: constant folding, algebraic identities, common
+//! subexpression elimination, and dead-code elimination.
+//!
+//! 1. **Fold and share.** The function is rebuilt op by op. An elementwise
+//!    primitive whose operands are all scalar constants is evaluated with its
+//!    kernel (`prim/eval.rs`) and replaced by a constant; `x + 0`, `x − 0`,
+//!    `x · 1`, `x / 1` and `stop_grad(constant)` become their operand. A pure
+//!    primitive identical (same primitive, same operands) to one already
+//!    emitted in this region or an enclosing one is replaced by it.
+//! 2. **Remove the dead.** A backward liveness pass keeps the function's
+//!    results, every effect (random choices, costs), everything they depend
+//!    on, and every region value of a kept structured op; the rest is
+//!    dropped.
+//!
+//! Multiplication by zero is *not* folded: `x · 0` is NaN for an infinite
+//! `x`, and hiding that would hide a bug from the NaN check.
+
+use super::{Env, lookup};
+use crate::ir::{Builder, Elem, Function, Op, OpKind, Region, ValueId};
+use crate::prim::Prim;
+use crate::prim::eval::{self, Scalar};
+use std::collections::{HashMap, HashSet};
+
+struct Folder<'s> {
+    src: &'s Function,
+    consts: HashMap<ValueId, Scalar>,
+    /// Scoped tables of emitted pure primitives: key → value.
+    shared: Vec<HashMap<(String, Vec<ValueId>), ValueId>>,
+}
+
+fn const_of(prim: &Prim) -> Option<Scalar> {
+    match prim {
+        Prim::ConstF64(x) => Some(Scalar::F(*x)),
+        Prim::ConstI64(x) => Some(Scalar::I(*x)),
+        Prim::ConstBool(x) => Some(Scalar::B(*x)),
+        _ => None,
+    }
+}
+
+fn prim_of(s: Scalar) -> Prim {
+    match s {
+        Scalar::F(x) => Prim::ConstF64(x),
+        Scalar::I(x) => Prim::ConstI64(x),
+        Scalar::B(x) => Prim::ConstBool(x),
+    }
+}
+
+impl Folder<'_> {
+    fn lookup_shared(&self, key: &(String, Vec<ValueId>)) -> Option<ValueId> {
+        self.shared.iter().rev().find_map(|t| t.get(key).copied())
+    }
+
+    fn emit_prim(&mut self, b: &mut Builder, prim: Prim, args: Vec<ValueId>) -> ValueId {
+        let key = (format!("{prim:?}"), args.clone());
+        if let Some(v) = self.lookup_shared(&key) {
+            return v;
+        }
+        let c = const_of(&prim);
+        let v = b.prim(prim, &args);
+        if let Some(c) = c {
+            self.consts.insert(v, c);
+        }
+        self.shared.last_mut().expect("scope").insert(key, v);
+        v
+    }
+
+    fn is_const(&self, v: ValueId, x: f64) -> bool {
+        matches!(self.consts.get(&v), Some(Scalar::F(c)) if *c == x)
+            || matches!(self.consts.get(&v), Some(Scalar::I(c)) if *c as f64 == x)
+    }
+
+    /// The simplified value of `prim(args)`, or `None` to emit it as is.
+    fn rewrite(&mut self, b: &mut Builder, prim: &Prim, args: &[ValueId]) -> Option<ValueId> {
+        if prim.is_elementwise() && !args.is_empty() {
+            let scalars: Option<Vec<Scalar>> =
+                args.iter().map(|a| self.consts.get(a).copied()).collect();
+            if let Some(scalars) = scalars {
+                if let Ok(r) = eval::scalar(prim, &scalars) {
+                    return Some(self.emit_prim(b, prim_of(r), vec![]));
+                }
+            }
+        }
+        let same_type = |b: &Builder, x: ValueId, y: ValueId| b.func.ty(x) == b.func.ty(y);
+        match (prim, args) {
+            (Prim::Add, [x, y]) if self.is_const(*y, 0.0) && same_type(b, *x, *y) => Some(*x),
+            (Prim::Add, [x, y]) if self.is_const(*x, 0.0) && same_type(b, *x, *y) => Some(*y),
+            (Prim::Sub, [x, y]) if self.is_const(*y, 0.0) && same_type(b, *x, *y) => Some(*x),
+            (Prim::Mul, [x, y]) if self.is_const(*y, 1.0) && same_type(b, *x, *y) => Some(*x),
+            (Prim::Mul, [x, y]) if self.is_const(*x, 1.0) && same_type(b, *x, *y) => Some(*y),
+            (Prim::Div, [x, y]) if self.is_const(*y, 1.0) && b.func.ty(*x).elem == Elem::F64 => {
+                Some(*x)
+            }
+            (Prim::StopGrad, [x]) if self.consts.contains_key(x) => Some(*x),
+            _ => None,
+        }
+    }
+
+    fn region(&mut self, b: &mut Builder, region: &Region, env: &mut Env) -> Region {
+        let types: Vec<_> = region
+            .params
+            .iter()
+            .map(|&p| self.src.ty(p).clone())
+            .collect();
+        self.shared.push(HashMap::new());
+        let r = b.region(&types, |b, params| {
+            for (&old, &new) in region.params.iter().zip(params) {
+                env.insert(old, new);
+            }
+            for &id in &region.ops {
+                self.op(b, self.src.op(id), env);
+            }
+            region.results.iter().map(|&r| lookup(env, r)).collect()
+        });
+        self.shared.pop();
+        r
+    }
+
+    fn op(&mut self, b: &mut Builder, op: &Op, env: &mut Env) {
+        let args: Vec<ValueId> = op.args.iter().map(|&a| lookup(env, a)).collect();
+        let saved = super::enter_origin(b, self.src, op);
+        if let OpKind::Prim(p) = &op.kind {
+            let v = match self.rewrite(b, p, &args) {
+                Some(v) => v,
+                None => self.emit_prim(b, p.clone(), args),
+            };
+            env.insert(op.results[0], v);
+        } else {
+            let regions: Vec<Region> = op.regions.iter().map(|r| self.region(b, r, env)).collect();
+            let types = op.results.iter().map(|&r| self.src.ty(r).clone()).collect();
+            let results = b.push(op.kind.clone(), args, types, regions);
+            for (&old, &new) in op.results.iter().zip(&results) {
+                env.insert(old, new);
+            }
+        }
+        b.set_origin(saved);
+    }
+}
+
+/// Whether `op` (or anything in its regions) has an effect that must be
+/// kept even if its results are unused.
+fn has_effect(f: &Function, op: &Op) -> bool {
+    match op.kind {
+        // Guards are checks: they stay even when their result is unused.
+        OpKind::Sample(_) | OpKind::AddCost | OpKind::Prim(Prim::Guard { .. }) => true,
+        _ => op
+            .regions
+            .iter()
+            .any(|r| r.ops.iter().any(|&id| has_effect(f, f.op(id)))),
+    }
+}
+
+fn mark_live(f: &Function, region: &Region, live: &mut HashSet<ValueId>, keep: &mut HashSet<u32>) {
+    live.extend(region.results.iter().copied());
+    for &id in region.ops.iter().rev() {
+        let op = f.op(id);
+        let needed = has_effect(f, op) || op.results.iter().any(|r| live.contains(r));
+        if needed {
+            keep.insert(id.0);
+            live.extend(op.args.iter().copied());
+            for r in &op.regions {
+                mark_live(f, r, live, keep);
+            }
+        }
+    }
+}
+
+fn rebuild(
+    f: &Function,
+    region: &Region,
+    keep: &HashSet<u32>,
+    b: &mut Builder,
+    env: &mut Env,
+) -> Region {
+    let types: Vec<_> = region.params.iter().map(|&p| f.ty(p).clone()).collect();
+    b.region(&types, |b, params| {
+        for (&old, &new) in region.params.iter().zip(params) {
+            env.insert(old, new);
+        }
+        for &id in &region.ops {
+            if !keep.contains(&id.0) {
+                continue;
+            }
+            let op = f.op(id);
+            let args: Vec<ValueId> = op.args.iter().map(|&a| lookup(env, a)).collect();
+            let regions: Vec<Region> = op
+                .regions
+                .iter()
+                .map(|r| rebuild(f, r, keep, b, env))
+                .collect();
+            let types = op.results.iter().map(|&r| f.ty(r).clone()).collect();
+            let saved = super::enter_origin(b, f, op);
+            let results = b.push(op.kind.clone(), args, types, regions);
+            b.set_origin(saved);
+            for (&old, &new) in op.results.iter().zip(&results) {
+                env.insert(old, new);
+            }
+        }
+        region.results.iter().map(|&r| lookup(env, r)).collect()
+    })
+}
+
+/// Removes the operations that neither reach a result nor have an effect.
+pub fn eliminate_dead_code(f: &Function) -> Function {
+    let mut live = HashSet::new();
+    let mut keep = HashSet::new();
+    mark_live(f, &f.body, &mut live, &mut keep);
+    let mut out = Function::new(f.name.clone());
+    let mut b = Builder::new(&mut out);
+    let mut env = Env::new();
+    let body = rebuild(f, &f.body, &keep, &mut b, &mut env);
+    b.finish(body.params.clone(), body.results.clone());
+    // The rebuilt body region's ops are in `body`; install them.
+    out.body = body;
+    out
+}
+
+/// Folds constants, applies identities and shares common subexpressions.
+pub fn fold(f: &Function) -> Function {
+    let mut out = Function::new(f.name.clone());
+    let mut b = Builder::new(&mut out);
+    let mut folder = Folder {
+        src: f,
+        consts: HashMap::new(),
+        shared: Vec::new(),
+    };
+    let mut env = Env::new();
+    let body = folder.region(&mut b, &f.body, &mut env);
+    b.finish(Vec::new(), Vec::new());
+    out.body = body;
+    out
+}
+
+/// [`fold`] then [`eliminate_dead_code`].
+pub fn simplify(f: &Function) -> Function {
+    eliminate_dead_code(&fold(f))
+}

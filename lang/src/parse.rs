@@ -1,1 +1,0 @@
-//! Parser (to be written).
