@@ -297,6 +297,23 @@ impl Lower<'_, '_> {
                 ),
             },
             Meta::Choices(trace) => self.choices_field(&trace, name, name_span),
+            // `g.p`: the parameter `p` of generative function `g`.
+            Meta::Gen(g) => {
+                let qualified = format!("{}.{name}", g.func.decl.name.name);
+                match self
+                    .prog
+                    .params
+                    .iter()
+                    .position(|p| p.qualified == qualified && p.module == g.func.module)
+                {
+                    Some(i) => Ok(self.param_value(i)),
+                    None => self.err(
+                        "E0227",
+                        format!("`{}` has no parameter `{name}`", g.func.decl.name.name),
+                        name_span,
+                    ),
+                }
+            }
             other => self.err(
                 "E0227",
                 format!(

@@ -358,7 +358,8 @@ fn cdfs_match_statrs() {
     let points = [
         -20.0, -3.0, -0.5, 0.0, 1e-8, 0.25, 0.9, 1.0, 2.5, 10.0, 60.0,
     ];
-    let cases: Vec<(Dist<'static>, Box<dyn Fn(f64) -> f64>)> = vec![
+    type Reference = Box<dyn Fn(f64) -> f64>;
+    let cases: Vec<(Dist<'static>, Reference)> = vec![
         (dist(DistKind::Normal, &[Real(1.0), Real(2.0)]), {
             let d = Normal::new(1.0, 2.0).unwrap();
             Box::new(move |x| d.cdf(x))

@@ -195,13 +195,12 @@ pub fn assert_moments(label: &str, samples: &[Vec<f64>], mean: &[f64], covarianc
             mean[i],
             error / m.mean_error[i]
         );
-        for j in 0..mean.len() {
-            let error = (m.covariance[i][j] - covariance[i][j]).abs();
+        for (j, &expected) in covariance[i].iter().enumerate() {
+            let error = (m.covariance[i][j] - expected).abs();
             assert!(
                 error < 5.0 * m.covariance_error[i][j],
-                "{label}: covariance[{i}][{j}] = {} vs {}, {:.1} standard errors",
+                "{label}: covariance[{i}][{j}] = {} vs {expected}, {:.1} standard errors",
                 m.covariance[i][j],
-                covariance[i][j],
                 error / m.covariance_error[i][j]
             );
         }
