@@ -43,8 +43,10 @@ pub use vprog_runtime as runtime;
 pub use vprog_stdlib as stdlib;
 
 use ariadne::{Config, IndexType, Label, Report, ReportKind};
-use vprog_compiler::lower::Program;
+use vprog_compiler::lower::{Program, Statement};
 use vprog_lang::{Diagnostic, Severity, SourceMap};
+use vprog_runtime::fit::FitError;
+use vprog_runtime::session::SessionError;
 
 /// Parses `text` (named `name` in diagnostics) and loads it as a program,
 /// with the standard-library modules it imports.
@@ -115,4 +117,67 @@ pub fn diagnostic_line(sources: &SourceMap, d: &Diagnostic) -> String {
         d.code,
         d.message
     )
+}
+
+/// Compiles every `fit` and `report` of `program` without running them
+/// (what `vprog check` does): type errors that depend on instantiation,
+/// estimator soundness, choice-map addresses. Returns the distinct errors.
+pub fn check_program(program: &Program) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    match program.statements() {
+        Err(d) => errors.push(d),
+        Ok(statements) => {
+            for st in statements {
+                let r = match &st {
+                    Statement::Fit(f) => program
+                        .compile_objective(f.item, &f.name, &f.objective)
+                        .map(|_| ()),
+                    Statement::Report(r) => {
+                        program.compile_value(r.item, &r.name, &r.expr).map(|_| ())
+                    }
+                };
+                if let Err(d) = r {
+                    if !errors.contains(&d) {
+                        errors.push(d);
+                    }
+                }
+            }
+        }
+    }
+    errors
+}
+
+/// The diagnostic for a session's failure: a compile error as it is, a
+/// run-time failure pointing at the operation that failed (its site and
+/// span) with the statement as a secondary label.
+pub fn session_error_diagnostic(e: &SessionError) -> Diagnostic {
+    match e {
+        SessionError::Compile(d) => d.clone(),
+        SessionError::Run { span, name, error } => match error {
+            FitError::Run { step, error: run } => {
+                let at = run.origin.span.unwrap_or(*span);
+                let mut d = Diagnostic::error(
+                    "E0700",
+                    format!("`{name}` failed at step {step}: {run}"),
+                    at,
+                );
+                if at != *span {
+                    d = d
+                        .with_primary_label("failed here")
+                        .with_label(*span, "while running this statement");
+                }
+                d
+            }
+            FitError::NonFinite { origin, .. } => {
+                let at = origin.as_ref().and_then(|o| o.span).unwrap_or(*span);
+                let mut d = Diagnostic::error("E0701", format!("`{name}`: {error}"), at);
+                if at != *span {
+                    d = d
+                        .with_primary_label("the first non-finite value")
+                        .with_label(*span, "while running this statement");
+                }
+                d.with_help("check the parameters' initial values and the learning rate, or constrain scales with `param s: positive`")
+            }
+        },
+    }
 }

@@ -11,9 +11,9 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vprog::lang::{Diagnostic, SourceMap};
-use vprog::runtime::fit::{FitError, FitReport};
-use vprog::runtime::session::{ReportValue, Session, SessionError, Sink};
-use vprog::{diagnostic_line, load, render_diagnostics};
+use vprog::runtime::fit::FitReport;
+use vprog::runtime::session::{ReportValue, Session, Sink};
+use vprog::{check_program, diagnostic_line, load, render_diagnostics, session_error_diagnostic};
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +38,10 @@ enum Command {
         /// Print one JSON object per line for every `fit` and `report`.
         #[arg(long)]
         json: bool,
+        /// Write the IR of each compiled objective (before ADEV, the
+        /// estimator, the gradient) into this directory.
+        #[arg(long, value_name = "DIR")]
+        dump_ir: Option<PathBuf>,
     },
     /// Type-check a program and check its estimators without running it.
     Check {
@@ -49,11 +53,27 @@ enum Command {
 /// Prints fits and reports as they happen.
 struct Printer {
     json: bool,
+    dump_ir: Option<PathBuf>,
     progress: Option<ProgressBar>,
     running: f64,
 }
 
 impl Sink for Printer {
+    fn compiled(&mut self, name: &str, objective: &vprog::compiler::lower::CompiledObjective) {
+        let Some(dir) = &self.dump_ir else { return };
+        let _ = std::fs::create_dir_all(dir);
+        for (stage, func) in [
+            ("body", &objective.body),
+            ("estimator", &objective.estimator),
+            ("gradient", &objective.gradient),
+        ] {
+            let path = dir.join(format!("{name}.{stage}.ir"));
+            if let Err(e) = std::fs::write(&path, vprog::compiler::ir::print_function(func)) {
+                eprintln!("warning: cannot write `{}`: {e}", path.display());
+            }
+        }
+    }
+
     fn fit_started(&mut self, name: &str, steps: usize) {
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(steps as u64);
@@ -151,33 +171,6 @@ fn print_diagnostics(sources: &SourceMap, diags: &[Diagnostic]) {
     }
 }
 
-fn run_error_diagnostic(span: vprog::lang::Span, name: &str, error: &FitError) -> Diagnostic {
-    match error {
-        FitError::Run { step, error } => {
-            let at = error.origin.span.unwrap_or(span);
-            let mut d = Diagnostic::error(
-                "E0700",
-                format!("`{name}` failed at step {step}: {error}"),
-                at,
-            );
-            if at != span {
-                d = d.with_label(span, "while running this statement");
-            }
-            d
-        }
-        FitError::NonFinite { origin, .. } => {
-            let at = origin.as_ref().and_then(|o| o.span).unwrap_or(span);
-            let mut d = Diagnostic::error("E0701", format!("`{name}`: {error}"), at);
-            if at != span {
-                d = d
-                    .with_primary_label("the first non-finite value")
-                    .with_label(span, "while running this statement");
-            }
-            d.with_help("check the parameters' initial values and the learning rate, or constrain scales with `param s: positive`")
-        }
-    }
-}
-
 fn read(file: &PathBuf) -> Result<String, ExitCode> {
     std::fs::read_to_string(file).map_err(|e| {
         eprintln!("error: cannot read `{}`: {e}", file.display());
@@ -187,7 +180,12 @@ fn read(file: &PathBuf) -> Result<String, ExitCode> {
 
 fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Run { file, seed, json } => {
+        Command::Run {
+            file,
+            seed,
+            json,
+            dump_ir,
+        } => {
             let text = match read(&file) {
                 Ok(t) => t,
                 Err(code) => return code,
@@ -203,6 +201,7 @@ fn run(cli: Cli) -> ExitCode {
             let mut session = Session::new(program, seed);
             let mut printer = Printer {
                 json,
+                dump_ir,
                 progress: None,
                 running: f64::NAN,
             };
@@ -212,13 +211,7 @@ fn run(cli: Cli) -> ExitCode {
                     if let Some(bar) = printer.progress.take() {
                         bar.abandon();
                     }
-                    let d = match e {
-                        SessionError::Compile(d) => d,
-                        SessionError::Run { span, name, error } => {
-                            run_error_diagnostic(span, &name, &error)
-                        }
-                    };
-                    print_diagnostics(&sources, &[d]);
+                    print_diagnostics(&sources, &[session_error_diagnostic(&e)]);
                     ExitCode::from(1)
                 }
             }
@@ -236,27 +229,7 @@ fn run(cli: Cli) -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            let mut errors = Vec::new();
-            match program.statements() {
-                Err(d) => errors.push(d),
-                Ok(statements) => {
-                    for st in statements {
-                        let r = match &st {
-                            vprog::compiler::lower::Statement::Fit(f) => program
-                                .compile_objective(f.item, &f.name, &f.objective)
-                                .map(|_| ()),
-                            vprog::compiler::lower::Statement::Report(r) => {
-                                program.compile_value(r.item, &r.name, &r.expr).map(|_| ())
-                            }
-                        };
-                        if let Err(d) = r {
-                            if !errors.contains(&d) {
-                                errors.push(d);
-                            }
-                        }
-                    }
-                }
-            }
+            let errors = check_program(&program);
             if errors.is_empty() {
                 println!("{}: ok", file.display());
                 ExitCode::SUCCESS

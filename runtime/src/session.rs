@@ -27,6 +27,8 @@ pub enum ReportValue {
 
 /// Receives what a session does.
 pub trait Sink {
+    /// An objective was compiled (before it is trained or estimated).
+    fn compiled(&mut self, _name: &str, _objective: &vprog_compiler::lower::CompiledObjective) {}
     /// A fit is about to start.
     fn fit_started(&mut self, _name: &str, _steps: usize) {}
     /// A fit took a step; `objective` is the step's estimate.
@@ -89,6 +91,7 @@ impl Session {
                         .program
                         .compile_objective(spec.item, &spec.name, &spec.objective)
                         .map_err(SessionError::Compile)?;
+                    sink.compiled(&spec.name, &obj);
                     for (name, span, value) in &spec.init {
                         self.set_param(name, *span, value, &obj.params_used)?;
                     }
@@ -115,6 +118,9 @@ impl Session {
                         .program
                         .compile_value(spec.item, &spec.name, &spec.expr)
                         .map_err(SessionError::Compile)?;
+                    if let CompiledValue::Estimate { objective, .. } = &compiled {
+                        sink.compiled(&spec.name, objective);
+                    }
                     let seed = self.statement_seed(index);
                     let value =
                         self.evaluate(&compiled, seed)

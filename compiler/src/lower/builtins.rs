@@ -697,6 +697,7 @@ impl Lower<'_, '_> {
             site_path: Vec::new(),
             consts: Default::default(),
             stop_params: 0,
+            current_site: None,
         };
         let mut params = Vec::new();
         let mut bound = Vec::new();

@@ -100,6 +100,9 @@ pub(crate) struct Lower<'p, 'f> {
     pub consts: HashMap<ValueId, Scalar>,
     /// How many enclosing specializations hold parameters fixed.
     pub stop_params: usize,
+    /// The site whose distribution is being lowered (`gen/address`), named
+    /// in the origins of its operations.
+    pub current_site: Option<String>,
 }
 
 pub(crate) type LResult<T> = Result<T, Diagnostic>;

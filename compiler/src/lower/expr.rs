@@ -19,7 +19,12 @@ use vprog_lang::{Diagnostic, Span};
 impl Lower<'_, '_> {
     /// Lowers an expression to its compile-time value.
     pub fn expr(&mut self, e: &Expr) -> LResult<Meta> {
-        self.at(e.span, self.site_path.last().cloned());
+        self.at(
+            e.span,
+            self.current_site
+                .clone()
+                .or_else(|| self.site_path.last().cloned()),
+        );
         match &e.kind {
             ExprKind::Real(x) => Ok(Meta::Val(self.constant(Scalar::F(*x)))),
             ExprKind::Int(x) => Ok(Meta::Val(self.constant(Scalar::I(*x)))),

@@ -178,7 +178,11 @@ impl Lower<'_, '_> {
             )
             .with_help("move it into a generative function or an expectation"));
         }
-        let dist_meta = self.expr(&stmt.dist)?;
+        let site = self.site_name(&stmt.address.name.name);
+        let saved = self.current_site.replace(site);
+        let dist_meta = self.expr(&stmt.dist);
+        self.current_site = saved;
+        let dist_meta = dist_meta?;
         let mut indices = Vec::new();
         for ix in &stmt.address.indices {
             let m = self.expr(ix)?;

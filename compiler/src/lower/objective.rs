@@ -89,6 +89,7 @@ impl Program {
             site_path: Vec::new(),
             consts: Default::default(),
             stop_params: 0,
+            current_site: None,
         };
         (lower, params)
     }
@@ -209,6 +210,20 @@ impl Program {
         let used = lower.params_read.clone();
         lower.b.finish(params, vec![ret]);
         self.finish_objective(func, nested, used, expr.span)
+    }
+
+    /// Compiles the top-level definition `name` of the main module (as seen
+    /// after every item) as an objective.
+    pub fn objective(&self, name: &str) -> LResult<CompiledObjective> {
+        let expr = Expr {
+            id: vprog_lang::ast::ExprId(u32::MAX),
+            kind: vprog_lang::ast::ExprKind::Var(vprog_lang::ast::Ident {
+                name: name.to_string(),
+                span: Span::default(),
+            }),
+            span: Span::default(),
+        };
+        self.compile_objective(self.modules[0].ast.items.len(), name, &expr)
     }
 
     /// Compiles the value of a `report`.

@@ -297,6 +297,31 @@ fn check_guard(kind: GuardKind, what: &str, v: &Value) -> Result<(), String> {
 
 /// Evaluates primitive `prim` on the values of `args`.
 pub(crate) fn apply(prim: &Prim, args: &[ValueId], it: &Interp) -> KResult {
+    // Scalars, the common case, without allocating.
+    if prim.is_elementwise() {
+        let s = |i: usize| it.get(args[i]).as_scalar();
+        let r = match args.len() {
+            1 => s(0).map(|a| eval::scalar(prim, &[a])),
+            2 => match (s(0), s(1)) {
+                (Some(a), Some(b)) => Some(eval::scalar(prim, &[a, b])),
+                _ => None,
+            },
+            3 => match (s(0), s(1), s(2)) {
+                (Some(a), Some(b), Some(c)) => Some(eval::scalar(prim, &[a, b, c])),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(r) = r {
+            return r.map(Value::from_scalar).map_err(|e| e.0);
+        }
+    }
+    match prim {
+        Prim::ConstF64(x) => return Ok(Value::F(*x)),
+        Prim::ConstI64(x) => return Ok(Value::I(*x)),
+        Prim::ConstBool(x) => return Ok(Value::B(*x)),
+        _ => {}
+    }
     let vals: Vec<&Value> = args.iter().map(|&a| it.get(a)).collect();
     if prim.is_elementwise() {
         return elementwise(prim, &vals);
