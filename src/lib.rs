@@ -136,10 +136,10 @@ pub fn check_program(program: &Program) -> Vec<Diagnostic> {
                         program.compile_value(r.item, &r.name, &r.expr).map(|_| ())
                     }
                 };
-                if let Err(d) = r {
-                    if !errors.contains(&d) {
-                        errors.push(d);
-                    }
+                if let Err(d) = r
+                    && !errors.contains(&d)
+                {
+                    errors.push(d);
                 }
             }
         }

@@ -96,7 +96,7 @@ impl Sink for Printer {
             0.99 * self.running + 0.01 * objective
         };
         if let Some(bar) = &self.progress {
-            if step % 25 == 0 {
+            if step.is_multiple_of(25) {
                 bar.set_message(format!("objective {:.4}", self.running));
             }
             bar.inc(1);

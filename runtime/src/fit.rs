@@ -80,10 +80,10 @@ impl fmt::Display for FitError {
                 detail,
             } => {
                 write!(f, "{what} became non-finite at step {step}")?;
-                if let Some(o) = origin {
-                    if let Some(site) = &o.site {
-                        write!(f, "; the first non-finite value came from site `{site}`")?;
-                    }
+                if let Some(o) = origin
+                    && let Some(site) = &o.site
+                {
+                    write!(f, "; the first non-finite value came from site `{site}`")?;
                 }
                 if !detail.is_empty() {
                     write!(f, " ({detail})")?;

@@ -299,11 +299,11 @@ impl Reader<'_, '_, '_> {
 
     fn ops_until_yield(&mut self) -> Result<Vec<ValueId>, ReadError> {
         loop {
-            if let Some(Tok::Word(w)) = self.lx.peek() {
-                if w == "yield" || w == "return" {
-                    self.lx.next();
-                    return self.value_list();
-                }
+            if let Some(Tok::Word(w)) = self.lx.peek()
+                && (w == "yield" || w == "return")
+            {
+                self.lx.next();
+                return self.value_list();
             }
             self.op()?;
         }

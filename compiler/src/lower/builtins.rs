@@ -511,10 +511,10 @@ impl Lower<'_, '_> {
     /// Marks the sample sites with ids ≥ `first` as detached.
     fn detach_sites_from(&mut self, first: u32) {
         for op in self.b.func.ops.iter_mut() {
-            if let OpKind::Sample(s) = &mut op.kind {
-                if s.site >= first {
-                    s.detached = true;
-                }
+            if let OpKind::Sample(s) = &mut op.kind
+                && s.site >= first
+            {
+                s.detached = true;
             }
         }
     }

@@ -511,10 +511,10 @@ impl<'p, 'f> Lower<'p, 'f> {
         if prim.is_elementwise() && !args.is_empty() {
             let scalars: Option<Vec<Scalar>> =
                 args.iter().map(|a| self.consts.get(a).copied()).collect();
-            if let Some(scalars) = scalars {
-                if let Ok(r) = crate::prim::eval::scalar(&prim, &scalars) {
-                    return self.constant(r);
-                }
+            if let Some(scalars) = scalars
+                && let Ok(r) = crate::prim::eval::scalar(&prim, &scalars)
+            {
+                return self.constant(r);
             }
         }
         self.b.prim(prim, args)
@@ -559,10 +559,10 @@ impl<'p, 'f> Lower<'p, 'f> {
         }
         for scope in &self.scopes {
             for (_, var) in scope {
-                if var.mutable {
-                    if let Some(leaves) = var.meta.leaves() {
-                        out.extend(leaves);
-                    }
+                if var.mutable
+                    && let Some(leaves) = var.meta.leaves()
+                {
+                    out.extend(leaves);
                 }
             }
         }
@@ -599,10 +599,10 @@ impl<'p, 'f> Lower<'p, 'f> {
         }
         for scope in &self.scopes {
             for (name, var) in scope {
-                if var.mutable {
-                    if let Some(l) = var.meta.leaves() {
-                        out.push((name.clone(), l.len()));
-                    }
+                if var.mutable
+                    && let Some(l) = var.meta.leaves()
+                {
+                    out.push((name.clone(), l.len()));
                 }
             }
         }

@@ -16,6 +16,11 @@ use std::rc::Rc;
 use vprog_lang::ast::{Arg, BinaryOp, Expr, ExprKind, UnaryOp};
 use vprog_lang::{Diagnostic, Span};
 
+/// Positional call arguments with their spans.
+pub(crate) type Positional = Vec<(Meta, Span)>;
+/// Named call arguments: name, value, span.
+pub(crate) type Named = Vec<(String, Meta, Span)>;
+
 impl Lower<'_, '_> {
     /// Lowers an expression to its compile-time value.
     pub fn expr(&mut self, e: &Expr) -> LResult<Meta> {
@@ -385,14 +390,15 @@ impl Lower<'_, '_> {
                         span,
                     );
                 }
-                if let (Some(k), Some(&n)) = (self.const_int(i), ty.shape.first()) {
-                    if n != crate::ir::DYNAMIC && (k < 0 || k as usize >= n) {
-                        return self.err(
-                            "E0231",
-                            format!("index {k} is out of range for length {n}"),
-                            ispan,
-                        );
-                    }
+                if let (Some(k), Some(&n)) = (self.const_int(i), ty.shape.first())
+                    && n != crate::ir::DYNAMIC
+                    && (k < 0 || k as usize >= n)
+                {
+                    return self.err(
+                        "E0231",
+                        format!("index {k} is out of range for length {n}"),
+                        ispan,
+                    );
                 }
                 Ok(Meta::Val(self.b.prim(Prim::Index, &[t, i])))
             }
@@ -452,10 +458,7 @@ impl Lower<'_, '_> {
     }
 
     /// Splits call arguments into positional and named.
-    pub fn args(
-        &mut self,
-        args: &[Arg],
-    ) -> LResult<(Vec<(Meta, Span)>, Vec<(String, Meta, Span)>)> {
+    pub fn args(&mut self, args: &[Arg]) -> LResult<(Positional, Named)> {
         let mut positional = Vec::new();
         let mut named: Vec<(String, Meta, Span)> = Vec::new();
         for a in args {

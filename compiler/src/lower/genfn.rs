@@ -565,32 +565,30 @@ impl Lower<'_, '_> {
             unreachable!("the handler pushed above")
         };
         let ret = ret?;
-        if is_assess {
-            if let Some(choices) = assess_choices {
-                for (path, c) in &choices.choices {
-                    if !state.read.contains(path) {
-                        let mut d = Diagnostic::error(
-                            "E0311",
-                            format!(
-                                "the choice map has the address `{}`, which `{}` never samples",
-                                Trace::show(path),
-                                state.name
-                            ),
-                            c.span.unwrap_or(span),
-                        )
-                        .with_label(
-                            span,
-                            format!("the density of `{}` is taken here", state.name),
-                        )
-                        .with_label(
-                            g.func.decl.name.span,
-                            format!("`{}` is defined here", state.name),
-                        );
-                        if c.span.is_some() {
-                            d = d.with_primary_label("sampled here").with_help("a guide must sample only addresses the model has; rename or remove this choice");
-                        }
-                        return Err(d);
+        if is_assess && let Some(choices) = assess_choices {
+            for (path, c) in &choices.choices {
+                if !state.read.contains(path) {
+                    let mut d = Diagnostic::error(
+                        "E0311",
+                        format!(
+                            "the choice map has the address `{}`, which `{}` never samples",
+                            Trace::show(path),
+                            state.name
+                        ),
+                        c.span.unwrap_or(span),
+                    )
+                    .with_label(
+                        span,
+                        format!("the density of `{}` is taken here", state.name),
+                    )
+                    .with_label(
+                        g.func.decl.name.span,
+                        format!("`{}` is defined here", state.name),
+                    );
+                    if c.span.is_some() {
+                        d = d.with_primary_label("sampled here").with_help("a guide must sample only addresses the model has; rename or remove this choice");
                     }
+                    return Err(d);
                 }
             }
         }
@@ -633,7 +631,7 @@ impl Lower<'_, '_> {
     }
 
     /// Converts a record or choice map to a choice map.
-    pub fn to_trace(&mut self, m: Meta, span: Span) -> LResult<Trace> {
+    pub fn as_trace(&mut self, m: Meta, span: Span) -> LResult<Trace> {
         fn walk(
             this: &mut Lower,
             m: Meta,
@@ -687,8 +685,8 @@ impl Lower<'_, '_> {
 
     /// `merge(a, b)`: the union of two choice maps with no address in both.
     pub fn merge(&mut self, a: Meta, b: Meta, sa: Span, sb: Span) -> LResult<Meta> {
-        let ta = self.to_trace(a, sa)?;
-        let tb = self.to_trace(b, sb)?;
+        let ta = self.as_trace(a, sa)?;
+        let tb = self.as_trace(b, sb)?;
         let mut out = ta;
         for (k, c) in tb.choices {
             let clash = out
@@ -715,7 +713,7 @@ impl Lower<'_, '_> {
 
     /// `density(g, choices)`: the log density of a complete choice map.
     pub fn density(&mut self, g: Meta, choices: Meta, gspan: Span, cspan: Span) -> LResult<Meta> {
-        let trace = self.to_trace(choices, cspan)?;
+        let trace = self.as_trace(choices, cspan)?;
         match g {
             Meta::Gen(g) => {
                 let run = self.run_gen(&g, GenMode::Assess(trace), gspan)?;

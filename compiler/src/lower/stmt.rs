@@ -546,17 +546,17 @@ impl Lower<'_, '_> {
             let (t, e) = (tf.choices.get(p), ef.choices.get(p));
             let like = t.or(e).expect("in one branch");
             let ty = self.ty(like.value);
-            if let (Some(t), Some(e)) = (t, e) {
-                if self.ty(t.value) != self.ty(e.value) {
-                    return self.err(
-                        "E0265",
-                        format!(
-                            "the choice `{}` has different types in the two branches",
-                            Trace::show(p)
-                        ),
-                        span,
-                    );
-                }
+            if let (Some(t), Some(e)) = (t, e)
+                && self.ty(t.value) != self.ty(e.value)
+            {
+                return self.err(
+                    "E0265",
+                    format!(
+                        "the choice `{}` has different types in the two branches",
+                        Trace::show(p)
+                    ),
+                    span,
+                );
             }
             let conditional = t.is_none()
                 || e.is_none()

@@ -379,10 +379,10 @@ pub fn vjp(
         | Prim::Lgamma
         | Prim::Digamma
         | Prim::Polygamma(_) => {
-            if need(0) {
-                if let Some(deriv) = unary_derivative(b, prim, args[0], z)? {
-                    out[0] = Some(b.mul(ct, deriv));
-                }
+            if need(0)
+                && let Some(deriv) = unary_derivative(b, prim, args[0], z)?
+            {
+                out[0] = Some(b.mul(ct, deriv));
             }
         }
         Prim::Add => {

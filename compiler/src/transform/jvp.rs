@@ -174,8 +174,8 @@ impl Jvp<'_> {
         let trip = super::vjp::static_trip(self.src, op);
         let outs = b.for_(lo, hi, &inits, region, trip);
         let n_tc = active_carries.len();
-        for k in 0..n_carry {
-            env.insert(op.results[k], outs[k]);
+        for (&r, &o) in op.results[..n_carry].iter().zip(&outs) {
+            env.insert(r, o);
         }
         for (slot, &k) in active_carries.iter().enumerate() {
             tan.insert(op.results[k], outs[n_carry + slot]);

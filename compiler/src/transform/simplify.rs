@@ -74,10 +74,10 @@ impl Folder<'_> {
         if prim.is_elementwise() && !args.is_empty() {
             let scalars: Option<Vec<Scalar>> =
                 args.iter().map(|a| self.consts.get(a).copied()).collect();
-            if let Some(scalars) = scalars {
-                if let Ok(r) = eval::scalar(prim, &scalars) {
-                    return Some(self.emit_prim(b, prim_of(r), vec![]));
-                }
+            if let Some(scalars) = scalars
+                && let Ok(r) = eval::scalar(prim, &scalars)
+            {
+                return Some(self.emit_prim(b, prim_of(r), vec![]));
             }
         }
         let same_type = |b: &Builder, x: ValueId, y: ValueId| b.func.ty(x) == b.func.ty(y);

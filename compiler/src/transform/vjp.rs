@@ -204,10 +204,10 @@ impl Vjp<'_> {
                 let tapes = self.forward(b, region, &mut env);
                 let mut inner: Cotangents = HashMap::new();
                 for (&r, ct) in region.results.iter().zip(&result_cts) {
-                    if let Some(ct) = ct {
-                        if self.is_active(r) {
-                            add_ct(b, &mut inner, r, *ct);
-                        }
+                    if let Some(ct) = ct
+                        && self.is_active(r)
+                    {
+                        add_ct(b, &mut inner, r, *ct);
                     }
                 }
                 self.backward(b, region, &env, &tapes, &mut inner)?;
@@ -271,9 +271,9 @@ impl Vjp<'_> {
             let rel = b.sub(i, lo);
             let mut inner_env = env.clone();
             inner_env.insert(body.params[0], i);
-            for k in 0..n_carry {
-                let entry = b.prim(Prim::Index, &[tape[k], rel]);
-                inner_env.insert(body.params[1 + k], entry);
+            for (&stack, &param) in tape.iter().zip(&body.params[1..]) {
+                let entry = b.prim(Prim::Index, &[stack, rel]);
+                inner_env.insert(param, entry);
             }
             let tapes = self.forward(b, body, &mut inner_env);
             let mut inner: Cotangents = HashMap::new();
@@ -340,10 +340,10 @@ pub(crate) fn static_trip(src: &Function, op: &Op) -> Option<usize> {
 pub(crate) fn const_i64(src: &Function, v: ValueId) -> Option<i64> {
     let mut found = None;
     src.walk_ops(|_, op| {
-        if op.results.first() == Some(&v) {
-            if let OpKind::Prim(Prim::ConstI64(x)) = op.kind {
-                found = Some(x);
-            }
+        if op.results.first() == Some(&v)
+            && let OpKind::Prim(Prim::ConstI64(x)) = op.kind
+        {
+            found = Some(x);
         }
     });
     found

@@ -84,34 +84,33 @@ fn elementwise(prim: &Prim, vals: &[&Value]) -> KResult {
             .map_err(|e| e.0);
     }
     // Fast paths for f64 tensors of one shape.
-    if let [Value::T(a), Value::T(b)] = vals {
-        if let (Tensor::F(a), Tensor::F(b)) = (&**a, &**b) {
-            if a.shape() == b.shape() {
-                let r = match prim {
-                    Prim::Add => Some(a + b),
-                    Prim::Sub => Some(a - b),
-                    Prim::Mul => Some(a * b),
-                    Prim::Div => Some(a / b),
-                    _ => None,
-                };
-                if let Some(r) = r {
-                    return Ok(Value::from_f64_array(r));
-                }
-            }
+    if let [Value::T(a), Value::T(b)] = vals
+        && let (Tensor::F(a), Tensor::F(b)) = (&**a, &**b)
+        && a.shape() == b.shape()
+    {
+        let r = match prim {
+            Prim::Add => Some(a + b),
+            Prim::Sub => Some(a - b),
+            Prim::Mul => Some(a * b),
+            Prim::Div => Some(a / b),
+            _ => None,
+        };
+        if let Some(r) = r {
+            return Ok(Value::from_f64_array(r));
         }
     }
-    if let [Value::T(a)] = vals {
-        if let Tensor::F(a) = &**a {
-            let f: Option<fn(f64) -> f64> = match prim {
-                Prim::Exp => Some(f64::exp),
-                Prim::Log => Some(f64::ln),
-                Prim::Neg => Some(|x| -x),
-                Prim::StopGrad => Some(|x| x),
-                _ => None,
-            };
-            if let Some(f) = f {
-                return Ok(Value::from_f64_array(a.mapv(f)));
-            }
+    if let [Value::T(a)] = vals
+        && let Tensor::F(a) = &**a
+    {
+        let f: Option<fn(f64) -> f64> = match prim {
+            Prim::Exp => Some(f64::exp),
+            Prim::Log => Some(f64::ln),
+            Prim::Neg => Some(|x| -x),
+            Prim::StopGrad => Some(|x| x),
+            _ => None,
+        };
+        if let Some(f) = f {
+            return Ok(Value::from_f64_array(a.mapv(f)));
         }
     }
     let shape: Vec<usize> = vals

@@ -211,8 +211,8 @@ impl Adev<'_> {
         let hi = lookup(env, op.args[1]);
         let trip = super::vjp::static_trip(self.src, op);
         let outs = b.for_(lo, hi, &inits, region, trip);
-        for k in 0..n_carry {
-            env.insert(op.results[k], outs[k]);
+        for (&r, &o) in op.results[..n_carry].iter().zip(&outs) {
+            env.insert(r, o);
         }
         for s in 0..stacked {
             env.insert(op.results[n_carry + s], outs[n_carry + STATE_LEN + s]);

@@ -58,10 +58,8 @@ fn propagate(f: &Function, region: &Region, tainted: &mut HashSet<ValueId>) -> O
                     tainted.insert(op.results[0]);
                 }
             }
-            OpKind::Sample(s) => {
-                if hit && s.strategy.is_pathwise() && !s.detached {
-                    tainted.insert(op.results[0]);
-                }
+            OpKind::Sample(s) if hit && s.strategy.is_pathwise() && !s.detached => {
+                tainted.insert(op.results[0]);
             }
             OpKind::If => {
                 for r in &op.regions {
@@ -119,10 +117,12 @@ pub fn check_soundness(f: &mut Function) -> Vec<Unsound> {
         let mut changed = false;
         let mut sites = Vec::new();
         f.walk_ops(|id, op| {
-            if let OpKind::Sample(s) = &op.kind {
-                if s.strategy.is_pathwise() && !s.detached && !reported.contains(&id) {
-                    sites.push((id, op.results[0], s.explicit_strategy, s.strategy));
-                }
+            if let OpKind::Sample(s) = &op.kind
+                && s.strategy.is_pathwise()
+                && !s.detached
+                && !reported.contains(&id)
+            {
+                sites.push((id, op.results[0], s.explicit_strategy, s.strategy));
             }
         });
         for (id, value, explicit, strategy) in sites {
