@@ -292,13 +292,34 @@ impl Lower<'_, '_> {
                 self.density(g, c, sg, sc)
             }
             "sir" => {
-                self.no_named(name, &named)?;
                 self.arity(name, pos.len(), 1, span)?;
+                let mut proposal = None;
+                for (k, m, s) in named {
+                    match (k.as_str(), m) {
+                        ("proposal", Meta::Gen(g)) if g.args.is_some() => {
+                            proposal = Some(Box::new(g))
+                        }
+                        ("proposal", other) => {
+                            return self.err(
+                                "E0408",
+                                format!(
+                                    "`proposal` must be an applied generative function, found {}",
+                                    other.kind_name()
+                                ),
+                                s,
+                            );
+                        }
+                        (other, _) => {
+                            return self.err("E0401", format!("`sir` has no option `{other}`"), s);
+                        }
+                    }
+                }
                 let (m, s) = pos.into_iter().next().expect("one");
                 let n = self.int_scalar(m, s, "the number of particles")?;
                 match self.const_int(n) {
                     Some(n) if n >= 1 => Ok(Meta::Alg(Alg::Sir {
                         particles: n as usize,
+                        proposal,
                     })),
                     _ => self.err(
                         "E0408",
@@ -308,6 +329,70 @@ impl Lower<'_, '_> {
                 }
             }
             "marginal" => self.marginal(pos, named, span),
+            "target" => {
+                self.no_named(name, &named)?;
+                self.arity(name, pos.len(), 2, span)?;
+                let mut it = pos.into_iter();
+                let (g, gs) = it.next().expect("two");
+                let (d, ds) = it.next().expect("two");
+                let Meta::Gen(g) = g else {
+                    return self.err(
+                        "E0425",
+                        format!(
+                            "`target` needs a generative function, found {}",
+                            g.kind_name()
+                        ),
+                        gs,
+                    );
+                };
+                if g.args.is_none() {
+                    return self.err(
+                        "E0425",
+                        format!("apply `{}` to its arguments first", g.func.decl.name.name),
+                        gs,
+                    );
+                }
+                let data = self.as_trace(d, ds)?;
+                Ok(Meta::Target {
+                    model: Box::new(g),
+                    data,
+                })
+            }
+            "normalize" => {
+                self.arity(name, pos.len(), 1, span)?;
+                let (t, ts) = pos.into_iter().next().expect("one");
+                let Meta::Target { model, data } = t else {
+                    return self.err(
+                        "E0426",
+                        format!(
+                            "`normalize` needs a `target(model, data)`, found {}",
+                            t.kind_name()
+                        ),
+                        ts,
+                    );
+                };
+                let mut alg = None;
+                for (k, m, s) in named {
+                    match (k.as_str(), m) {
+                        ("via", Meta::Alg(a)) => alg = Some(a),
+                        ("via", other) => {
+                            return self.err("E0422", format!("`via` needs an inference algorithm such as `sir(10, proposal = q)`, found {}", other.kind_name()), s);
+                        }
+                        (other, _) => {
+                            return self.err(
+                                "E0401",
+                                format!("`normalize` has no option `{other}`"),
+                                s,
+                            );
+                        }
+                    }
+                }
+                match alg {
+                    Some(Alg::Sir { particles, proposal: Some(proposal) }) => Ok(Meta::Normalized { model, data, particles, proposal }),
+                    _ => self.err("E0427", "`normalize` needs `via = sir(m, proposal = q)`", span)
+                        .map_err(|d| d.with_help("the proposal is a generative function over the model's latent addresses")),
+                }
+            }
             "estimate" => {
                 let mut samples = None;
                 for (k, m, s) in named {
@@ -623,7 +708,20 @@ impl Lower<'_, '_> {
         if keep.is_empty() {
             return self.err("E0423", "`keep` must name at least one address", span);
         }
-        let alg = alg.unwrap_or(Alg::Sir { particles: 1 });
+        let alg = alg.unwrap_or(Alg::Sir {
+            particles: 1,
+            proposal: None,
+        });
+        if let Alg::Sir {
+            proposal: Some(_), ..
+        } = alg
+        {
+            return self.err(
+                "E0424",
+                "`marginal` estimates its density with the generative function's own prior; it takes no proposal",
+                span,
+            );
+        }
         Ok(Meta::Marginal {
             model: Box::new(g),
             keep,

@@ -150,6 +150,8 @@ pub(crate) const BUILTINS: &[&str] = &[
     "momentum",
     "adam",
     "stop_params",
+    "target",
+    "normalize",
     "normal",
     "lognormal",
     "uniform",

@@ -619,6 +619,12 @@ impl Lower<'_, '_> {
                 ]))
             }
             Meta::Marginal { model, keep, alg } => self.sim_marginal(&model, &keep, &alg, gspan),
+            Meta::Normalized {
+                model,
+                data,
+                particles,
+                proposal,
+            } => self.sim_normalized(&model, &data, particles, &proposal, gspan),
             other => self.err(
                 "E0313",
                 format!(
@@ -722,6 +728,12 @@ impl Lower<'_, '_> {
             Meta::Marginal { model, keep, alg } => {
                 self.density_marginal(&model, &keep, &alg, trace, gspan)
             }
+            Meta::Normalized {
+                model,
+                data,
+                particles,
+                proposal,
+            } => self.density_normalized(&model, &data, particles, &proposal, trace, gspan),
             other => self.err(
                 "E0316",
                 format!(

@@ -74,6 +74,9 @@ pub enum Alg {
     Sir {
         /// The number of particles, ≥ 1.
         particles: usize,
+        /// The proposal (`sir(m, proposal = q)`); `normalize` needs one,
+        /// `marginal` uses the function's own prior.
+        proposal: Option<Box<GenValue>>,
     },
 }
 
@@ -154,6 +157,27 @@ pub enum Meta {
         /// The density estimator.
         alg: Alg,
     },
+    /// `target(model, data)`: the unnormalized posterior of `model` given
+    /// the choice map `data`.
+    Target {
+        /// The model (applied).
+        model: Box<GenValue>,
+        /// The observed choices.
+        data: Trace,
+    },
+    /// `normalize(target, via = sir(m, proposal = q))`: a generative
+    /// function whose samples approximate the target's posterior, with a
+    /// density estimated by SIR.
+    Normalized {
+        /// The model (applied).
+        model: Box<GenValue>,
+        /// The observed choices.
+        data: Trace,
+        /// The number of particles.
+        particles: usize,
+        /// The proposal (applied).
+        proposal: Box<GenValue>,
+    },
     /// An inference algorithm.
     Alg(Alg),
     /// An optimizer.
@@ -185,6 +209,8 @@ impl Meta {
             Meta::Expect(_) => "an expectation",
             Meta::Marginal { .. } => "a marginal",
             Meta::Alg(_) => "an inference algorithm",
+            Meta::Target { .. } => "a target",
+            Meta::Normalized { .. } => "a normalized target",
             Meta::Optimizer(_) => "an optimizer",
             Meta::Str(_) => "a string",
             Meta::Estimate { .. } => "an estimate",

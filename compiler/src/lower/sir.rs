@@ -20,7 +20,7 @@
 //! PLDI 2024), where `m` counts the particles including the retained one.
 
 use super::ctx::{GenMode, LResult, Lower};
-use super::meta::{Alg, GenValue, Meta, Trace};
+use super::meta::{Alg, Choice, GenValue, Meta, Trace};
 use crate::ir::{Type, ValueId};
 use crate::prim::Prim;
 use vprog_lang::{Diagnostic, Span};
@@ -87,10 +87,14 @@ impl Lower<'_, '_> {
         total
     }
 
-    /// The weights `log q(x | uₖ)` of `n` particles drawn from `g`'s prior
-    /// given the kept choices `x`, as a vector (a loop over particles, so
-    /// each particle's choices have their own randomness).
-    fn prior_weights(&mut self, g: &GenValue, x: &Trace, n: usize, span: Span) -> LResult<ValueId> {
+    /// Runs `body` once per particle in a loop over `n` particles (so each
+    /// particle's choices have their own randomness) and returns the
+    /// stacked outputs of `body` and its stacked choices.
+    fn particle_loop(
+        &mut self,
+        n: usize,
+        mut body: impl FnMut(&mut Self) -> LResult<(Vec<ValueId>, Trace)>,
+    ) -> LResult<(Vec<ValueId>, Trace)> {
         let lo = self.b.i64(0);
         let hi = self.b.i64(n as i64);
         let state0 = self.state_leaves();
@@ -99,15 +103,77 @@ impl Lower<'_, '_> {
         let params = self.b.begin_region(&types);
         self.set_state_leaves(&params[1..]);
         self.depth += 1;
-        let run = self.run_gen(g, GenMode::Generate(x.clone()), span);
+        let r = body(self);
         self.depth -= 1;
-        let run = run?;
+        let (outs, trace) = r?;
         let mut yields = self.state_leaves();
-        yields.push(run.weight);
+        yields.extend(&outs);
+        for c in trace.choices.values() {
+            yields.push(c.value);
+        }
         let region = self.b.end_region(params, yields);
-        let outs = self.b.for_(lo, hi, &state0, region, Some(n));
-        self.set_state_leaves(&outs[..state0.len()]);
-        Ok(outs[state0.len()])
+        let results = self.b.for_(lo, hi, &state0, region, Some(n));
+        self.set_state_leaves(&results[..state0.len()]);
+        let mut rest = results[state0.len()..].iter().copied();
+        let stacked_outs: Vec<ValueId> = (0..outs.len())
+            .map(|_| rest.next().expect("output"))
+            .collect();
+        let stacked = Trace {
+            choices: trace
+                .choices
+                .into_iter()
+                .map(|(p, c)| {
+                    let value = rest.next().expect("choice");
+                    (
+                        p,
+                        Choice {
+                            value,
+                            score: None,
+                            present: None,
+                            span: c.span,
+                        },
+                    )
+                })
+                .collect(),
+        };
+        Ok((stacked_outs, stacked))
+    }
+
+    /// The weights `log q(x | uₖ)` of `n` particles drawn from `g`'s prior
+    /// given the kept choices `x`, as a vector.
+    fn prior_weights(&mut self, g: &GenValue, x: &Trace, n: usize, span: Span) -> LResult<ValueId> {
+        let (outs, _) = self.particle_loop(n, |this| {
+            let run = this.run_gen(g, GenMode::Generate(x.clone()), span)?;
+            Ok((vec![run.weight], Trace::default()))
+        })?;
+        Ok(outs[0])
+    }
+
+    /// `log p(x, data) − log q(x)` for a choice map `x` of the proposal,
+    /// and `log p(x, data)`.
+    fn sir_weight(
+        &mut self,
+        model: &GenValue,
+        data: &Trace,
+        x: &Trace,
+        log_q: ValueId,
+        span: Span,
+    ) -> LResult<(ValueId, ValueId)> {
+        let mut joint = x.clone();
+        for (k, c) in &data.choices {
+            if joint.choices.insert(k.clone(), c.clone()).is_some() {
+                return self.err(
+                    "E0443",
+                    format!(
+                        "the proposal samples `{}`, which the target observes",
+                        Trace::show(k)
+                    ),
+                    span,
+                );
+            }
+        }
+        let lp = self.run_gen(model, GenMode::Assess(joint), span)?.score;
+        Ok((self.b.sub(lp, log_q), lp))
     }
 
     fn require_stochastic(&self, what: &str, span: Span) -> LResult<()> {
@@ -133,7 +199,7 @@ impl Lower<'_, '_> {
         span: Span,
     ) -> LResult<Meta> {
         self.require_stochastic("`sim`", span)?;
-        let Alg::Sir { particles: m } = *alg;
+        let Alg::Sir { particles: m, .. } = *alg;
         let run = self.run_gen(g, GenMode::Simulate, span)?;
         let kept = self.split_kept(run.trace, keep, g, span)?;
         let w0 = self.total_score(&kept);
@@ -168,7 +234,7 @@ impl Lower<'_, '_> {
         span: Span,
     ) -> LResult<Meta> {
         self.require_stochastic("`density`", span)?;
-        let Alg::Sir { particles: m } = *alg;
+        let Alg::Sir { particles: m, .. } = *alg;
         let prefixes: Vec<Vec<String>> = keep
             .iter()
             .map(|k| k.split('/').map(str::to_string).collect())
@@ -189,5 +255,98 @@ impl Lower<'_, '_> {
         let lse = self.b.un(Prim::LogSumExp, ws);
         let lm = self.b.f64((m as f64).ln());
         Ok(Meta::Val(self.b.sub(lse, lm)))
+    }
+}
+
+impl Lower<'_, '_> {
+    /// `sim normalize(target(p, d), via = sir(m, proposal = q))`: draws
+    /// `x₀ … x_{m−1}` from `q`, weights them by `wₖ = p(xₖ, d) / q(xₖ)`,
+    /// resamples one, `xⱼ` with probability `wⱼ / Σ w` (a categorical
+    /// choice with the default strategy), and returns it with
+    /// `log q̂(xⱼ) = log p(xⱼ, d) − log (1/m) Σₖ wₖ`, whose reciprocal is
+    /// unbiased for the reciprocal of the SIR distribution's density.
+    pub fn sim_normalized(
+        &mut self,
+        model: &GenValue,
+        data: &Trace,
+        m: usize,
+        proposal: &GenValue,
+        span: Span,
+    ) -> LResult<Meta> {
+        self.require_stochastic("`sim`", span)?;
+        let (outs, stacked) = self.particle_loop(m, |this| {
+            let run = this.run_gen(proposal, GenMode::Simulate, span)?;
+            let (w, lp) = this.sir_weight(model, data, &run.trace, run.score, span)?;
+            Ok((vec![w, lp], run.trace))
+        })?;
+        let (ws, lps) = (outs[0], outs[1]);
+        let lse = self.b.un(Prim::LogSumExp, ws);
+        let ty = self.ty(ws);
+        let l = self.b.broadcast_like(lse, &ty);
+        let centered = self.b.sub(ws, l);
+        let probs = self.b.un(Prim::Exp, centered);
+        let site = self.fresh_site();
+        self.at(
+            span,
+            Some(format!("{}/resample", model.func.decl.name.name)),
+        );
+        let j = self.b.push(
+            crate::ir::OpKind::Sample(crate::ir::SiteInfo {
+                site,
+                dist: crate::dist::DistKind::Categorical,
+                strategy: crate::dist::DistKind::Categorical.default_strategy(),
+                explicit_strategy: false,
+                has_baseline: false,
+                detached: false,
+            }),
+            vec![probs],
+            vec![Type::i64()],
+            vec![],
+        )[0];
+        let mut x = stacked;
+        for c in x.choices.values_mut() {
+            c.value = self.b.prim(Prim::Index, &[c.value, j]);
+        }
+        let lp = self.b.prim(Prim::Index, &[lps, j]);
+        let lm = self.b.f64((m as f64).ln());
+        let log_z = self.b.sub(lse, lm);
+        let log_q = self.b.sub(lp, log_z);
+        Ok(Meta::Tuple(vec![Meta::Choices(x), Meta::Val(log_q)]))
+    }
+
+    /// `density(normalize(...), x)`: conditional SIR with `x` as the
+    /// retained particle: `log p(x, d) − log (1/m) Σₖ wₖ` with `w₀` the
+    /// weight of `x` and `w₁ … w_{m−1}` of fresh proposals.
+    pub fn density_normalized(
+        &mut self,
+        model: &GenValue,
+        data: &Trace,
+        m: usize,
+        proposal: &GenValue,
+        x: Trace,
+        span: Span,
+    ) -> LResult<Meta> {
+        self.require_stochastic("`density`", span)?;
+        let lq0 = self
+            .run_gen(proposal, GenMode::Assess(x.clone()), span)?
+            .score;
+        let (w0, lp0) = self.sir_weight(model, data, &x, lq0, span)?;
+        let mut all = vec![w0];
+        if m > 1 {
+            let (outs, _) = self.particle_loop(m - 1, |this| {
+                let run = this.run_gen(proposal, GenMode::Simulate, span)?;
+                let (w, _) = this.sir_weight(model, data, &run.trace, run.score, span)?;
+                Ok((vec![w], Trace::default()))
+            })?;
+            for k in 0..m - 1 {
+                let i = self.b.i64(k as i64);
+                all.push(self.b.prim(Prim::Index, &[outs[0], i]));
+            }
+        }
+        let packed = self.b.prim(Prim::Pack, &all);
+        let lse = self.b.un(Prim::LogSumExp, packed);
+        let lm = self.b.f64((m as f64).ln());
+        let log_z = self.b.sub(lse, lm);
+        Ok(Meta::Val(self.b.sub(lp0, log_z)))
     }
 }
