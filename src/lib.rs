@@ -64,6 +64,19 @@ pub fn load(sources: &mut SourceMap, name: &str, text: &str) -> Result<Program, 
 pub fn render_diagnostics(sources: &SourceMap, diags: &[Diagnostic], color: bool) -> String {
     let mut out = Vec::new();
     let name = |id: vprog_lang::FileId| sources.get(id).name.clone();
+    // ariadne's byte indexing mis-slices lines holding multi-byte
+    // characters (0.5.1), so spans are converted to character offsets.
+    let chars = |span: vprog_lang::Span| -> std::ops::Range<usize> {
+        let text = &sources.get(span.file).text;
+        let to_char = |byte: usize| {
+            let mut b = byte.min(text.len());
+            while !text.is_char_boundary(b) {
+                b -= 1;
+            }
+            text[..b].chars().count()
+        };
+        to_char(span.start as usize)..to_char(span.end as usize)
+    };
     let mut cache = ariadne::sources(
         sources
             .files()
@@ -75,12 +88,12 @@ pub fn render_diagnostics(sources: &SourceMap, diags: &[Diagnostic], color: bool
             Severity::Error => ReportKind::Error,
             Severity::Warning => ReportKind::Warning,
         };
-        let primary = (name(d.span.file), d.span.range());
+        let primary = (name(d.span.file), chars(d.span));
         let mut report = Report::build(kind, primary.clone())
             .with_config(
                 Config::default()
                     .with_color(color)
-                    .with_index_type(IndexType::Byte),
+                    .with_index_type(IndexType::Char),
             )
             .with_code(d.code)
             .with_message(&d.message)
@@ -91,7 +104,7 @@ pub fn render_diagnostics(sources: &SourceMap, diags: &[Diagnostic], color: bool
             );
         for (i, l) in d.labels.iter().enumerate() {
             report = report.with_label(
-                Label::new((name(l.span.file), l.span.range()))
+                Label::new((name(l.span.file), chars(l.span)))
                     .with_message(&l.message)
                     .with_order(i as i32 + 1),
             );

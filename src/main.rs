@@ -42,6 +42,9 @@ enum Command {
         /// estimator, the gradient) into this directory.
         #[arg(long, value_name = "DIR")]
         dump_ir: Option<PathBuf>,
+        /// Write every fit's objective history as CSV (`fit,step,objective`).
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
     },
     /// Type-check a program and check its estimators without running it.
     Check {
@@ -54,6 +57,7 @@ enum Command {
 struct Printer {
     json: bool,
     dump_ir: Option<PathBuf>,
+    history: Option<String>,
     progress: Option<ProgressBar>,
     running: f64,
 }
@@ -106,6 +110,11 @@ impl Sink for Printer {
     fn fit_finished(&mut self, name: &str, report: &FitReport) {
         if let Some(bar) = self.progress.take() {
             bar.finish_and_clear();
+        }
+        if let Some(csv) = &mut self.history {
+            for (step, objective) in report.history.iter().enumerate() {
+                csv.push_str(&format!("{name},{step},{objective}\n"));
+            }
         }
         let mut out = std::io::stdout().lock();
         if self.json {
@@ -185,6 +194,7 @@ fn run(cli: Cli) -> ExitCode {
             seed,
             json,
             dump_ir,
+            history,
         } => {
             let text = match read(&file) {
                 Ok(t) => t,
@@ -202,10 +212,20 @@ fn run(cli: Cli) -> ExitCode {
             let mut printer = Printer {
                 json,
                 dump_ir,
+                history: history
+                    .as_ref()
+                    .map(|_| String::from("fit,step,objective\n")),
                 progress: None,
                 running: f64::NAN,
             };
-            match session.run(&mut printer) {
+            let result = session.run(&mut printer);
+            if let (Some(path), Some(csv)) = (&history, &printer.history)
+                && let Err(e) = std::fs::write(path, csv)
+            {
+                eprintln!("error: cannot write `{}`: {e}", path.display());
+                return ExitCode::from(1);
+            }
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     if let Some(bar) = printer.progress.take() {

@@ -90,10 +90,14 @@ fn mutate(src: &str, kind: u8, at: usize, pick: usize) -> String {
 fn check_no_panic(src: &str) {
     let result = std::panic::catch_unwind(|| {
         let mut sources = SourceMap::new();
-        match vprog::load(&mut sources, "fuzz.vprog", src) {
+        let diags = match vprog::load(&mut sources, "fuzz.vprog", src) {
             Ok(program) => check_program(&program),
             Err(diags) => diags,
-        }
+        };
+        // Rendering must not panic either (labels may point into the
+        // standard library, whose comments hold multi-byte characters).
+        let _ = vprog::render_diagnostics(&sources, &diags, false);
+        diags
     });
     let diags = result.unwrap_or_else(|_| panic!("vprog panicked on:\n{src}"));
     let internal: Vec<_> = diags.iter().filter(|d| d.code == "E0900").collect();

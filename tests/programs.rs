@@ -21,14 +21,22 @@ fn programs() -> Vec<PathBuf> {
 }
 
 fn vprog(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_vprog")).args(args).output().expect("run vprog")
+    Command::new(env!("CARGO_BIN_EXE_vprog"))
+        .args(args)
+        .output()
+        .expect("run vprog")
 }
 
 #[test]
 fn every_program_checks_clean() {
     for path in programs() {
         let out = vprog(&["check", &path.display().to_string()]);
-        assert!(out.status.success(), "{}:\n{}", path.display(), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}:\n{}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -39,7 +47,12 @@ fn every_program_runs_with_finite_results() {
             continue;
         }
         let out = vprog(&["run", &path.display().to_string(), "--json", "--seed", "1"]);
-        assert!(out.status.success(), "{}:\n{}", path.display(), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}:\n{}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
             let finite = |x: &serde_json::Value| x.as_f64().is_some_and(f64::is_finite);

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod ast;
+pub mod check;
 pub mod diagnostic;
 pub mod lexer;
 pub mod parse;

@@ -134,15 +134,19 @@ fn mvd_cotangent(event: &MvdEvent, main: f64, alts: &[f64]) -> Value {
             let v = event.value.as_bool().unwrap_or(false);
             Value::F(if v { main - alts[0] } else { alts[0] - main })
         }
-        // ∂pₖ E = ℓ(k) (as Σ ∂pₖ = 0 along the simplex, ℓ(k) − ℓ(v)).
+        // ∂pₖ E = ℓ(k): the run's own objective for k = v, a branch run
+        // for every other k (the same derivative `enum` and `reinforce`
+        // give for the probabilities as free coordinates).
         DistKind::Categorical => {
             let v = event.value.as_i64().unwrap_or(0) as usize;
             let mut d = vec![0.0; event.param_len];
             let mut it = alts.iter();
             for (k, slot) in d.iter_mut().enumerate() {
-                if k != v {
-                    *slot = it.next().copied().unwrap_or(f64::NAN) - main;
-                }
+                *slot = if k == v {
+                    main
+                } else {
+                    it.next().copied().unwrap_or(f64::NAN)
+                };
             }
             Value::vector(d)
         }

@@ -284,6 +284,39 @@ impl<'f> Builder<'f> {
         }
     }
 
+    /// An `f64` value shaped like `like` (whose shape may be dynamic) with
+    /// every element `x`.
+    pub fn full_like(&mut self, like: ValueId, x: f64) -> ValueId {
+        let c = self.f64(x);
+        self.broadcast_to(c, like)
+    }
+
+    /// Zeros shaped like `like`.
+    pub fn zeros_like(&mut self, like: ValueId) -> ValueId {
+        self.full_like(like, 0.0)
+    }
+
+    /// `scalar` repeated into the shape of `like` (itself when `like` is a
+    /// scalar); a dynamic shape is read at run time.
+    pub fn broadcast_to(&mut self, scalar: ValueId, like: ValueId) -> ValueId {
+        let ty = self.ty(like);
+        if ty.is_scalar() {
+            scalar
+        } else if ty.shape.contains(&super::DYNAMIC) {
+            self.prim(Prim::BroadcastLike, &[scalar, like])
+        } else {
+            self.prim(Prim::Broadcast(ty.shape.clone()), &[scalar])
+        }
+    }
+
+    /// `v`, or zeros shaped like `like` for a symbolic zero.
+    pub fn materialize_like(&mut self, v: Option<ValueId>, like: ValueId) -> ValueId {
+        match v {
+            Some(v) => v,
+            None => self.zeros_like(like),
+        }
+    }
+
     /// `a + b` where either may be a symbolic zero (`None`).
     pub fn add_opt(&mut self, a: Option<ValueId>, b: Option<ValueId>) -> Option<ValueId> {
         match (a, b) {

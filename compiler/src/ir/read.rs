@@ -223,6 +223,11 @@ impl Lexer {
     }
 }
 
+/// An error at `line`.
+fn at_line<T>(line: usize, message: String) -> Result<T, ReadError> {
+    Err(ReadError { line, message })
+}
+
 struct Reader<'l, 'f, 'b> {
     lx: &'l mut Lexer,
     b: &'b mut Builder<'f>,
@@ -310,6 +315,8 @@ impl Reader<'_, '_, '_> {
     }
 
     fn op(&mut self) -> Result<(), ReadError> {
+        // Errors found after the operation's tokens are read name its line.
+        let line = self.lx.line();
         let mut result_names = Vec::new();
         while let Some(Tok::Value(n)) = self.lx.peek().cloned() {
             self.lx.next();
@@ -336,11 +343,14 @@ impl Reader<'_, '_, '_> {
             }
         }
         if types.len() != result_names.len() {
-            return self.lx.err(format!(
-                "{} result name(s) but {} type(s)",
-                result_names.len(),
-                types.len()
-            ));
+            return at_line(
+                line,
+                format!(
+                    "{} result name(s) but {} type(s)",
+                    result_names.len(),
+                    types.len()
+                ),
+            );
         }
         let kind = match kind_builder {
             Head::Kind(k) => k,
@@ -350,15 +360,15 @@ impl Reader<'_, '_, '_> {
                 let prim = match ty.elem {
                     Elem::F64 => Prim::ConstF64(
                         lit.parse()
-                            .or_else(|_| self.lx.err(format!("bad f64 literal `{lit}`")))?,
+                            .or_else(|_| at_line(line, format!("bad f64 literal `{lit}`")))?,
                     ),
                     Elem::I64 => Prim::ConstI64(
                         lit.parse()
-                            .or_else(|_| self.lx.err(format!("bad i64 literal `{lit}`")))?,
+                            .or_else(|_| at_line(line, format!("bad i64 literal `{lit}`")))?,
                     ),
                     Elem::Bool => Prim::ConstBool(
                         lit.parse()
-                            .or_else(|_| self.lx.err(format!("bad bool literal `{lit}`")))?,
+                            .or_else(|_| at_line(line, format!("bad bool literal `{lit}`")))?,
                     ),
                 };
                 OpKind::Prim(prim)
@@ -586,6 +596,7 @@ fn simple_prim(name: &str) -> Option<Prim> {
         Prim::IntToF64,
         Prim::BoolToF64,
         Prim::F64ToInt,
+        Prim::BroadcastLike,
         Prim::Pack,
         Prim::Index,
         Prim::IndexAdd,

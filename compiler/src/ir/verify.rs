@@ -25,6 +25,15 @@ impl fmt::Display for VerifyError {
     }
 }
 
+/// Types as printed IR shows them: `f64, i64[3]`.
+fn show(types: &[Type]) -> String {
+    types
+        .iter()
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 struct Verifier<'f> {
     func: &'f Function,
     defined: HashSet<ValueId>,
@@ -127,7 +136,7 @@ impl Verifier<'_> {
                     return self.fail(
                         id,
                         op,
-                        format!("result types {result_types:?}, expected [{want}]"),
+                        format!("result types [{}], expected [{want}]", show(&result_types)),
                     );
                 }
             }
@@ -144,7 +153,11 @@ impl Verifier<'_> {
                         return self.fail(
                             id,
                             op,
-                            format!("a branch yields {yields:?}, the if has {result_types:?}"),
+                            format!(
+                                "a branch yields [{}], the if has [{}]",
+                                show(&yields),
+                                show(&result_types)
+                            ),
                         );
                     }
                 }
@@ -162,7 +175,11 @@ impl Verifier<'_> {
                     return self.fail(
                         id,
                         op,
-                        format!("body params {params:?} do not match index + carries {carries:?}"),
+                        format!(
+                            "body params [{}] do not match index + carries [{}]",
+                            show(&params),
+                            show(carries)
+                        ),
                     );
                 }
                 let yields: Vec<Type> = body.results.iter().map(|&v| self.ty(v).clone()).collect();
@@ -293,7 +310,7 @@ impl Verifier<'_> {
             return self.fail(
                 id,
                 op,
-                format!("result types {results:?}, expected [{want}]"),
+                format!("result types [{}], expected [{want}]", show(results)),
             );
         }
         Ok(())

@@ -203,6 +203,23 @@ impl Program {
         if !errors.is_empty() {
             return Err(errors);
         }
+        // Names and types, over every module, before anything is lowered.
+        let checked: Vec<vprog_lang::check::Module> = modules
+            .iter()
+            .zip(&imports)
+            .map(|(m, imports)| vprog_lang::check::Module {
+                name: &m.name,
+                ast: &m.ast,
+                imports: imports.clone(),
+            })
+            .collect();
+        let type_errors: Vec<Diagnostic> = vprog_lang::check::check_program(&checked)
+            .into_iter()
+            .filter(Diagnostic::is_error)
+            .collect();
+        if !type_errors.is_empty() {
+            return Err(type_errors);
+        }
         let mut globals = Vec::new();
         let mut params = Vec::new();
         for (m, module) in modules.iter().enumerate() {

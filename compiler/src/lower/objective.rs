@@ -170,6 +170,21 @@ impl Program {
             .with_label(use_span, p.use_kind)
             .with_help(format!("use `by reinforce` for `{name}`: the score-function estimator is unbiased whatever the continuation")));
         }
+        if let Some(m) = adev::check_moving_supports(&body).first() {
+            let site = body.origin(m.site);
+            let name = site.site.clone().unwrap_or_else(|| "this choice".into());
+            let mut d = Diagnostic::error(
+                "E0507",
+                format!("`reinforce` on `{name}` would be biased: its `uniform` bounds depend on the parameters, so its support moves with them"),
+                site.span.unwrap_or(span),
+            )
+            .with_primary_label(format!("`{name}` is sampled here"))
+            .with_help("use `by reparam` (keeping the value away from comparisons), or make the bounds constant");
+            if !m.explicit {
+                d = d.with_note("the default `reparam` fell back to `reinforce` because the value reaches a comparison, a rounding or an integer conversion");
+            }
+            return Err(d);
+        }
         let estimator = adev::adev(&body).map_err(|e| {
             let s = body.origin(e.origin).span.unwrap_or(span);
             Diagnostic::error("E0503", e.message, s)

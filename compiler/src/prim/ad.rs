@@ -13,7 +13,7 @@
 //! primitive, and each jvp against num-dual and finite differences.
 
 use super::Prim;
-use crate::ir::{Builder, Type, ValueId};
+use crate::ir::{Builder, ValueId};
 use std::fmt;
 
 /// A primitive that has no derivative rule at the order asked for.
@@ -31,8 +31,8 @@ impl fmt::Display for NotDifferentiable {
     }
 }
 
-fn ones_like(b: &mut Builder, ty: &Type) -> ValueId {
-    b.full(ty, 1.0)
+fn ones_like(b: &mut Builder, like: ValueId) -> ValueId {
+    b.full_like(like, 1.0)
 }
 
 /// `d · factor` where `d` may be a symbolic zero.
@@ -55,28 +55,27 @@ fn unary_derivative(
     x: ValueId,
     z: ValueId,
 ) -> Result<Option<ValueId>, NotDifferentiable> {
-    let ty = b.ty(x);
     Ok(Some(match prim {
         Prim::Neg => {
-            let one = ones_like(b, &ty);
+            let one = ones_like(b, x);
             b.neg(one)
         }
         Prim::Exp => z,
         Prim::Log => {
-            let one = ones_like(b, &ty);
+            let one = ones_like(b, x);
             b.div(one, x)
         }
         Prim::Log1p => {
-            let one = ones_like(b, &ty);
+            let one = ones_like(b, x);
             let d = b.add(one, x);
             b.div(one, d)
         }
         Prim::Expm1 => {
-            let one = ones_like(b, &ty);
+            let one = ones_like(b, x);
             b.add(z, one)
         }
         Prim::Sqrt => {
-            let half = b.full(&ty, 0.5);
+            let half = b.full_like(x, 0.5);
             b.div(half, z)
         }
         Prim::Sin => b.un(Prim::Cos, x),
@@ -85,23 +84,23 @@ fn unary_derivative(
             b.neg(s)
         }
         Prim::Tan => {
-            let one = ones_like(b, &ty);
+            let one = ones_like(b, x);
             let z2 = b.mul(z, z);
             b.add(one, z2)
         }
         Prim::Atan => {
-            let one = ones_like(b, &ty);
+            let one = ones_like(b, x);
             let x2 = b.mul(x, x);
             let d = b.add(one, x2);
             b.div(one, d)
         }
         Prim::Tanh => {
-            let one = ones_like(b, &ty);
+            let one = ones_like(b, x);
             let z2 = b.mul(z, z);
             b.sub(one, z2)
         }
         Prim::Sigmoid => {
-            let one = ones_like(b, &ty);
+            let one = ones_like(b, x);
             let c = b.sub(one, z);
             b.mul(z, c)
         }
@@ -111,7 +110,7 @@ fn unary_derivative(
         Prim::Digamma => b.un(Prim::Polygamma(1), x),
         Prim::Polygamma(n) => b.un(Prim::Polygamma(n + 1), x),
         Prim::Sign | Prim::Floor | Prim::StopGrad => return Ok(None),
-        Prim::Guard { .. } => ones_like(b, &ty),
+        Prim::Guard { .. } => ones_like(b, x),
         _ => unreachable!("{} is not a unary elementwise primitive", prim.name()),
     }))
 }
@@ -194,8 +193,7 @@ pub fn jvp(
             // z = x^y: dz = y·x^(y−1)·dx + z·ln(x)·dy
             let (x, y) = (args[0], args[1]);
             let l = scale(b, t(0), |b| {
-                let ty = b.ty(y);
-                let one = ones_like(b, &ty);
+                let one = ones_like(b, y);
                 let ym1 = b.sub(y, one);
                 let p = b.prim(Prim::Pow, &[x, ym1]);
                 b.mul(y, p)
@@ -214,9 +212,8 @@ pub fn jvp(
                 Prim::Le
             };
             let c = b.prim(cmp, &[x, y]);
-            let ty = b.ty(x);
-            let dx = b.materialize(t(0), &ty);
-            let dy = b.materialize(t(1), &ty);
+            let dx = b.materialize_like(t(0), x);
+            let dy = b.materialize_like(t(1), x);
             Some(b.prim(Prim::Select, &[c, dx, dy]))
         }
         Prim::GammaP => {
@@ -236,26 +233,26 @@ pub fn jvp(
         }
         Prim::Select => {
             let c = args[0];
-            let ty = b.ty(args[1]);
             if t(1).is_none() && t(2).is_none() {
                 None
             } else {
-                let da = b.materialize(t(1), &ty);
-                let db = b.materialize(t(2), &ty);
+                let da = b.materialize_like(t(1), args[1]);
+                let db = b.materialize_like(t(2), args[1]);
                 Some(b.prim(Prim::Select, &[c, da, db]))
             }
         }
         Prim::Broadcast(shape) => t(0).map(|d| b.prim(Prim::Broadcast(shape.clone()), &[d])),
+        Prim::BroadcastLike => t(0).map(|d| b.prim(Prim::BroadcastLike, &[d, args[1]])),
         Prim::Pack => {
-            let ty = b.ty(args[0]);
-            let ds: Vec<ValueId> = (0..args.len()).map(|i| b.materialize(t(i), &ty)).collect();
+            let ds: Vec<ValueId> = (0..args.len())
+                .map(|i| b.materialize_like(t(i), args[i]))
+                .collect();
             Some(b.prim(Prim::Pack, &ds))
         }
         Prim::Index => t(0).map(|d| b.prim(Prim::Index, &[d, args[1]])),
         Prim::IndexAdd => {
-            let (tt, vt) = (b.ty(args[0]), b.ty(args[2]));
-            let dt = b.materialize(t(0), &tt);
-            let dv = b.materialize(t(2), &vt);
+            let dt = b.materialize_like(t(0), args[0]);
+            let dv = b.materialize_like(t(2), args[2]);
             Some(b.prim(Prim::IndexAdd, &[dt, args[1], dv]))
         }
         Prim::Sum => t(0).map(|d| b.un(Prim::Sum, d)),
@@ -417,8 +414,7 @@ pub fn vjp(
         Prim::Pow => {
             let (x, y) = (args[0], args[1]);
             if need(0) {
-                let ty = b.ty(y);
-                let one = ones_like(b, &ty);
+                let one = ones_like(b, y);
                 let ym1 = b.sub(y, one);
                 let p = b.prim(Prim::Pow, &[x, ym1]);
                 let d = b.mul(y, p);
@@ -438,8 +434,7 @@ pub fn vjp(
                 Prim::Le
             };
             let c = b.prim(cmp, &[x, y]);
-            let ty = b.ty(x);
-            let zero = b.zeros(&ty);
+            let zero = b.zeros_like(x);
             if need(0) {
                 out[0] = Some(b.prim(Prim::Select, &[c, ct, zero]));
             }
@@ -470,8 +465,7 @@ pub fn vjp(
         }
         Prim::Select => {
             let c = args[0];
-            let ty = b.ty(args[1]);
-            let zero = b.zeros(&ty);
+            let zero = b.zeros_like(args[1]);
             if need(1) {
                 out[1] = Some(b.prim(Prim::Select, &[c, ct, zero]));
             }
@@ -479,7 +473,7 @@ pub fn vjp(
                 out[2] = Some(b.prim(Prim::Select, &[c, zero, ct]));
             }
         }
-        Prim::Broadcast(_) => {
+        Prim::Broadcast(_) | Prim::BroadcastLike => {
             if need(0) {
                 out[0] = Some(b.un(Prim::Sum, ct));
             }
@@ -494,8 +488,7 @@ pub fn vjp(
         }
         Prim::Index => {
             if need(0) {
-                let ty = b.ty(args[0]);
-                let zeros = b.zeros(&ty);
+                let zeros = b.zeros_like(args[0]);
                 out[0] = Some(b.prim(Prim::IndexAdd, &[zeros, args[1], ct]));
             }
         }
@@ -507,23 +500,20 @@ pub fn vjp(
         }
         Prim::Sum => {
             if need(0) {
-                let ty = b.ty(args[0]);
-                out[0] = Some(b.broadcast_like(ct, &ty));
+                out[0] = Some(b.broadcast_to(ct, args[0]));
             }
         }
         Prim::LogSumExp => {
             if need(0) {
                 let w = softmax_weights(b, args[0], z);
-                let ty = b.ty(args[0]);
-                let c = b.broadcast_like(ct, &ty);
+                let c = b.broadcast_to(ct, args[0]);
                 out[0] = Some(b.mul(c, w));
             }
         }
         Prim::ReduceMax => {
             if need(0) {
                 let w = argmax_weights(b, args[0], z);
-                let ty = b.ty(args[0]);
-                let c = b.broadcast_like(ct, &ty);
+                let c = b.broadcast_to(ct, args[0]);
                 out[0] = Some(b.mul(c, w));
             }
         }
@@ -599,8 +589,7 @@ pub fn vjp(
 
 /// ∂P(a, x)/∂x = exp((a − 1) ln x − x − ln Γ(a)).
 fn gamma_p_dx(b: &mut Builder, a: ValueId, x: ValueId) -> ValueId {
-    let ty = b.ty(a);
-    let one = ones_like(b, &ty);
+    let one = ones_like(b, a);
     let am1 = b.sub(a, one);
     let lx = b.un(Prim::Log, x);
     let t = b.mul(am1, lx);
@@ -612,8 +601,7 @@ fn gamma_p_dx(b: &mut Builder, a: ValueId, x: ValueId) -> ValueId {
 
 /// `exp(x − logsumexp(x))`, the weights of logsumexp's derivative.
 fn softmax_weights(b: &mut Builder, x: ValueId, lse: ValueId) -> ValueId {
-    let ty = b.ty(x);
-    let l = b.broadcast_like(lse, &ty);
+    let l = b.broadcast_to(lse, x);
     let d = b.sub(x, l);
     b.un(Prim::Exp, d)
 }
@@ -621,11 +609,10 @@ fn softmax_weights(b: &mut Builder, x: ValueId, lse: ValueId) -> ValueId {
 /// The indicator of the maximal elements, normalized to sum to 1 (the
 /// derivative of `reduce_max` splits evenly between ties).
 fn argmax_weights(b: &mut Builder, x: ValueId, max: ValueId) -> ValueId {
-    let ty = b.ty(x);
-    let m = b.broadcast_like(max, &ty);
+    let m = b.broadcast_to(max, x);
     let is_max = b.prim(Prim::Eq, &[x, m]);
     let w = b.un(Prim::BoolToF64, is_max);
     let n = b.un(Prim::Sum, w);
-    let n = b.broadcast_like(n, &ty);
+    let n = b.broadcast_to(n, x);
     b.div(w, n)
 }

@@ -197,6 +197,9 @@ pub enum Prim {
 
     /// A scalar repeated into a tensor of `shape`.
     Broadcast(Vec<usize>),
+    /// `broadcast_like(s, t)`: the scalar `s` repeated into the shape of
+    /// `t`, known only at run time (a tensor with a dynamic dimension).
+    BroadcastLike,
     /// `n` operands of one type stacked along a new leading dimension.
     Pack,
     /// `t[i]` along the leading dimension (checked at run time).
@@ -305,6 +308,7 @@ impl Prim {
             Prim::BoolToF64 => "bool_to_f64",
             Prim::F64ToInt => "f64_to_int",
             Prim::Broadcast(_) => "broadcast",
+            Prim::BroadcastLike => "broadcast_like",
             Prim::Pack => "pack",
             Prim::Index => "index",
             Prim::IndexAdd => "index_add",
@@ -541,7 +545,17 @@ impl Prim {
                 if !args[0].is_scalar() {
                     return err(format!("broadcast needs a scalar, got {}", args[0]));
                 }
+                if shape.contains(&crate::ir::DYNAMIC) {
+                    return err("broadcast to a dynamic shape needs broadcast_like");
+                }
                 Ok(Type::tensor(args[0].elem, shape.clone()))
+            }
+            Prim::BroadcastLike => {
+                arity(2)?;
+                if !args[0].is_scalar() {
+                    return err(format!("broadcast_like needs a scalar, got {}", args[0]));
+                }
+                Ok(Type::tensor(args[0].elem, args[1].shape.clone()))
             }
             Prim::Pack => {
                 if args.is_empty() {

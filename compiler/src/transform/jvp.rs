@@ -94,8 +94,8 @@ impl Jvp<'_> {
                     region.results.iter().map(|&r| lookup(&env, r)).collect();
                 for &k in &active {
                     let r = region.results[k];
-                    let ty = self.src.ty(r).clone();
-                    ys.push(b.materialize(tan.get(&r).copied(), &ty));
+                    let like = lookup(&env, r);
+                    ys.push(b.materialize_like(tan.get(&r).copied(), like));
                 }
                 Ok(ys)
             })?;
@@ -134,8 +134,8 @@ impl Jvp<'_> {
         let mut inits: Vec<ValueId> = op.args[2..].iter().map(|&a| lookup(env, a)).collect();
         for &k in &active_carries {
             let a = op.args[2 + k];
-            let ty = self.src.ty(a).clone();
-            inits.push(b.materialize(tan.get(&a).copied(), &ty));
+            let like = lookup(env, a);
+            inits.push(b.materialize_like(tan.get(&a).copied(), like));
         }
         let mut param_types = vec![Type::i64()];
         param_types.extend(inits.iter().map(|&v| b.ty(v)));
@@ -156,16 +156,16 @@ impl Jvp<'_> {
                 .collect();
             for &k in &active_carries {
                 let r = body.results[k];
-                let ty = self.src.ty(r).clone();
-                ys.push(b.materialize(tan.get(&r).copied(), &ty));
+                let like = lookup(&env, r);
+                ys.push(b.materialize_like(tan.get(&r).copied(), like));
             }
             for s in 0..stacked {
                 ys.push(lookup(&env, body.results[n_carry + s]));
             }
             for &s in &active_stacked {
                 let r = body.results[n_carry + s];
-                let ty = self.src.ty(r).clone();
-                ys.push(b.materialize(tan.get(&r).copied(), &ty));
+                let like = lookup(&env, r);
+                ys.push(b.materialize_like(tan.get(&r).copied(), like));
             }
             Ok(ys)
         })?;
@@ -222,9 +222,9 @@ pub fn jvp(src: &Function, wrt: &[bool]) -> Result<Function, TransformError> {
     this.region(&mut b, &src.body, &mut env, &mut tan)?;
     let mut results: Vec<ValueId> = src.body.results.iter().map(|&r| lookup(&env, r)).collect();
     for &r in &src.body.results {
-        let ty = src.ty(r).clone();
-        if ty.is_differentiable() {
-            results.push(b.materialize(tan.get(&r).copied(), &ty));
+        if src.ty(r).is_differentiable() {
+            let like = lookup(&env, r);
+            results.push(b.materialize_like(tan.get(&r).copied(), like));
         }
     }
     b.finish(params, results);

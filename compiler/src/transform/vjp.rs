@@ -196,7 +196,6 @@ impl Vjp<'_> {
         if free.is_empty() {
             return Ok(());
         }
-        let free_types: Vec<Type> = free.iter().map(|&v| self.src.ty(v).clone()).collect();
         let mut branches = Vec::new();
         for region in &op.regions {
             let branch = b.try_region(&[], |b, _| {
@@ -213,8 +212,7 @@ impl Vjp<'_> {
                 self.backward(b, region, &env, &tapes, &mut inner)?;
                 Ok(free
                     .iter()
-                    .zip(&free_types)
-                    .map(|(v, ty)| b.materialize(inner.get(v).copied(), ty))
+                    .map(|v| b.materialize_like(inner.get(v).copied(), lookup(&env, *v)))
                     .collect())
             })?;
             branches.push(branch);
@@ -248,12 +246,11 @@ impl Vjp<'_> {
         let free = self.active_free(op);
         let mut inits = Vec::new();
         for &k in &carried {
-            let ty = self.src.ty(op.results[k]).clone();
-            inits.push(b.materialize(cts.get(&op.results[k]).copied(), &ty));
+            let like = lookup(env, op.results[k]);
+            inits.push(b.materialize_like(cts.get(&op.results[k]).copied(), like));
         }
         for &v in &free {
-            let ty = self.src.ty(v).clone();
-            inits.push(b.zeros(&ty));
+            inits.push(b.zeros_like(lookup(env, v)));
         }
         let stacked_cts: Vec<Option<ValueId>> = op.results[n_carry..]
             .iter()
@@ -263,10 +260,9 @@ impl Vjp<'_> {
         param_types.extend(inits.iter().map(|&v| b.ty(v)));
         let region = b.try_region(&param_types, |b, params| {
             let j = params[0];
-            // i = lo + hi − 1 − j runs hi−1 down to lo; rel = i − lo.
+            // i = hi − 1 − j runs hi−1 down to lo; rel = i − lo.
             let one = b.i64(1);
-            let top = b.add(lo, hi);
-            let top = b.sub(top, one);
+            let top = b.sub(hi, one);
             let i = b.sub(top, j);
             let rel = b.sub(i, lo);
             let mut inner_env = env.clone();
@@ -294,8 +290,8 @@ impl Vjp<'_> {
             let mut yields = Vec::new();
             for &k in &carried {
                 let p = body.params[1 + k];
-                let ty = self.src.ty(p).clone();
-                yields.push(b.materialize(inner.get(&p).copied(), &ty));
+                let like = lookup(&inner_env, p);
+                yields.push(b.materialize_like(inner.get(&p).copied(), like));
             }
             for (m, &v) in free.iter().enumerate() {
                 let acc = params[1 + carried.len() + m];
@@ -389,8 +385,8 @@ pub fn vjp(src: &Function, wrt: &[bool], seed: &[bool]) -> Result<Function, Tran
     let mut results: Vec<ValueId> = src.body.results.iter().map(|&r| lookup(&env, r)).collect();
     for (&p, &w) in src.body.params.iter().zip(wrt) {
         if w {
-            let ty = src.ty(p).clone();
-            results.push(b.materialize(cts.get(&p).copied(), &ty));
+            let like = lookup(&env, p);
+            results.push(b.materialize_like(cts.get(&p).copied(), like));
         }
     }
     b.finish(params, results);

@@ -38,12 +38,34 @@
 //!
 //! Unknown names, and values whose type is not known (type variables,
 //! fields of choice maps), have the type `Any`, which agrees with
-//! everything, so one mistake yields one diagnostic.
+//! everything, so one mistake yields one diagnostic. Codes and messages
+//! are the lowering's where it reports the same error
+//! (`spec/diagnostics.md`).
+//!
+//! **Left to lowering:** array lengths that depend on arguments, the
+//! addresses of choice maps (a `density` whose choice map lacks or adds an
+//! address, `merge` of choice maps that overlap, other than two record
+//! literals), compile-time constants (parameter initializers, `fit`
+//! options, `sir` particle counts, loop bounds of static arrays), the
+//! linearity of nested expectations (E0501), the soundness of pathwise
+//! strategies (E0502), and recursion (E0242).
+//!
+//! **Layout:** `scope.rs` holds the context of a body and name lookup;
+//! `types.rs` the types; `require.rs` what operations require of their
+//! operands; `expr.rs`, `control.rs`, `stmt.rs` and `sample.rs` check
+//! expressions and statements; `call.rs` calls and signatures;
+//! `builtins.rs`, `distributions.rs` and `inference.rs` the builtins;
+//! `items.rs` the top-level items.
 
 mod builtins;
 mod call;
+mod control;
+mod distributions;
 mod expr;
+mod inference;
 mod items;
+mod require;
+mod sample;
 mod scope;
 mod stmt;
 mod types;
@@ -162,7 +184,19 @@ pub(crate) struct Checker<'a> {
     pub item_types: Vec<Vec<Memo<Ty>>>,
     /// The errors found so far.
     pub diagnostics: Vec<Diagnostic>,
+    /// How deep the checker is: expressions being checked, one inside
+    /// another, across the bodies checked on demand.
+    pub depth: usize,
 }
+
+/// How deep the checker may be when it starts checking another body on
+/// demand (for a call of a function not checked yet). Deeper, the call is
+/// typed `Any` and the callee is checked when its own item comes, so a
+/// long chain of calls cannot exhaust the stack.
+const MAX_DEPTH: usize = 320;
+
+/// What starting a body on demand adds to the depth.
+const BODY_DEPTH: usize = 8;
 
 impl<'a> Checker<'a> {
     fn new(modules: &'a [Module<'a>]) -> Checker<'a> {
@@ -172,6 +206,7 @@ impl<'a> Checker<'a> {
             functions: Vec::new(),
             item_types: Vec::new(),
             diagnostics: Vec::new(),
+            depth: 0,
         };
         for m in 0..modules.len() {
             checker.collect_globals(m);
@@ -237,7 +272,9 @@ impl<'a> Checker<'a> {
                 ItemKind::Param(decl) => {
                     self.check_constraint(decl.ty.as_ref());
                     match top_params.iter().find(|(n, _)| *n == decl.name.name) {
-                        Some((_, first)) => self.duplicate_param(&decl.name.name, decl.name.span, *first),
+                        Some((_, first)) => {
+                            self.duplicate_param(&decl.name.name, decl.name.span, *first)
+                        }
                         None => top_params.push((&decl.name.name, decl.name.span)),
                     }
                     table
@@ -346,10 +383,13 @@ impl<'a> Checker<'a> {
         match &self.functions[id.0].signature {
             Memo::Done(sig) => return Some(sig.clone()),
             Memo::InProgress => return None,
+            Memo::Todo if self.depth >= MAX_DEPTH => return None,
             Memo::Todo => {}
         }
         self.functions[id.0].signature = Memo::InProgress;
+        self.depth += BODY_DEPTH;
         let sig = Rc::new(self.check_function(id));
+        self.depth -= BODY_DEPTH;
         self.functions[id.0].signature = Memo::Done(sig.clone());
         Some(sig)
     }
@@ -360,10 +400,13 @@ impl<'a> Checker<'a> {
         match &self.item_types[m][idx] {
             Memo::Done(ty) => return ty.clone(),
             Memo::InProgress => return Ty::Any,
+            Memo::Todo if self.depth >= MAX_DEPTH => return Ty::Any,
             Memo::Todo => {}
         }
         self.item_types[m][idx] = Memo::InProgress;
+        self.depth += BODY_DEPTH;
         let ty = self.check_definition(m, idx);
+        self.depth -= BODY_DEPTH;
         self.item_types[m][idx] = Memo::Done(ty.clone());
         ty
     }

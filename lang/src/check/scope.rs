@@ -17,7 +17,7 @@
 use std::sync::OnceLock;
 
 use super::builtins;
-use super::types::{Applied, Callable, FuncId, GenTy, Ty, VarId};
+use super::types::{Applied, Callable, FuncId, GenKind, GenTy, Ty, VarId};
 use super::{Checker, Global};
 use crate::ast::{FunctionKind, Ident, ItemKind};
 use crate::diagnostic::Diagnostic;
@@ -51,6 +51,21 @@ pub(crate) enum Base {
     Function(FunctionKind),
 }
 
+/// What binds a local variable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LocalKind {
+    /// `let` (or `let mut`).
+    Let,
+    /// A function parameter.
+    Parameter,
+    /// A `for` loop or comprehension variable.
+    LoopVariable,
+    /// A random choice `x ~ d` or `let v = y[i] ~ d`.
+    Choice,
+    /// A learnable parameter of a `gen` body.
+    Learned,
+}
+
 /// A local variable.
 #[derive(Clone, Debug)]
 pub(crate) struct Local {
@@ -58,6 +73,8 @@ pub(crate) struct Local {
     pub name: String,
     /// Its type.
     pub ty: Ty,
+    /// What bound it.
+    pub kind: LocalKind,
     /// Whether it was declared `let mut`.
     pub mutable: bool,
     /// Where it was bound.
@@ -112,7 +129,7 @@ pub(crate) struct Body<'c, 'a> {
     /// How many blocks enclose the code inside the body's own block.
     pub block_depth: u32,
     /// The loops and addresses of a `gen` body.
-    pub gen: GenFrames,
+    pub gen_frames: GenFrames,
     /// Whether a `param` initializer is being checked (it must be a
     /// constant, so locals are out of reach).
     pub in_param_init: bool,
@@ -133,7 +150,7 @@ impl<'c, 'a> Body<'c, 'a> {
             branch_depth: 0,
             expect_depth: 0,
             block_depth: 0,
-            gen: GenFrames::default(),
+            gen_frames: GenFrames::default(),
             in_param_init: false,
             next_loop: 0,
         }
@@ -178,9 +195,9 @@ impl<'c, 'a> Body<'c, 'a> {
     pub fn resolve(&self, ty: &Ty) -> Ty {
         let mut ty = ty.clone();
         while let Ty::Var(v) = ty {
-            match &self.vars[v.0] {
-                VarState::Bound { ty: bound, .. } => ty = bound.clone(),
-                VarState::Free => return Ty::Var(v),
+            match self.vars.get(v.0) {
+                Some(VarState::Bound { ty: bound, .. }) => ty = bound.clone(),
+                _ => return Ty::Var(v),
             }
         }
         ty
@@ -193,8 +210,8 @@ impl<'c, 'a> Body<'c, 'a> {
         if self.branch_depth > 0 {
             return Ty::Any;
         }
-        if let VarState::Free = self.vars[v.0] {
-            self.vars[v.0] = VarState::Bound {
+        if let Some(state @ VarState::Free) = self.vars.get_mut(v.0) {
+            *state = VarState::Bound {
                 ty: ty.clone(),
                 span,
                 why,
@@ -209,7 +226,7 @@ impl<'c, 'a> Body<'c, 'a> {
         if self.branch_depth > 0 {
             return;
         }
-        if let VarState::Bound { ty: bound, .. } = &mut self.vars[v.0] {
+        if let Some(VarState::Bound { ty: bound, .. }) = self.vars.get_mut(v.0) {
             *bound = ty;
         }
     }
@@ -220,9 +237,9 @@ impl<'c, 'a> Body<'c, 'a> {
         let mut last = None;
         while let Ty::Var(v) = ty {
             last = Some(v);
-            match &self.vars[v.0] {
-                VarState::Bound { ty: bound, .. } => ty = bound.clone(),
-                VarState::Free => break,
+            match self.vars.get(v.0) {
+                Some(VarState::Bound { ty: bound, .. }) => ty = bound.clone(),
+                _ => break,
             }
         }
         last
@@ -239,10 +256,11 @@ impl<'c, 'a> Body<'c, 'a> {
     }
 
     /// Binds a local variable in the innermost scope.
-    pub fn declare(&mut self, name: &Ident, ty: Ty, mutable: bool) {
+    pub fn declare(&mut self, name: &Ident, ty: Ty, kind: LocalKind, mutable: bool) {
         self.declare_local(Local {
             name: name.name.clone(),
             ty,
+            kind,
             mutable,
             span: name.span,
             expect_depth: self.expect_depth,
@@ -263,15 +281,6 @@ impl<'c, 'a> Body<'c, 'a> {
             .iter()
             .rev()
             .flat_map(|s| s.iter().rev())
-            .find(|l| l.name == name)
-    }
-
-    /// The local variable `name`, mutably.
-    pub fn local_mut(&mut self, name: &str) -> Option<&mut Local> {
-        self.scopes
-            .iter_mut()
-            .rev()
-            .flat_map(|s| s.iter_mut().rev())
             .find(|l| l.name == name)
     }
 
@@ -369,7 +378,7 @@ impl<'c, 'a> Body<'c, 'a> {
                 } else {
                     Applied::No
                 },
-                marginal: false,
+                kind: GenKind::Function,
             }),
         }
     }
@@ -377,8 +386,9 @@ impl<'c, 'a> Body<'c, 'a> {
     /// The diagnostic for an unknown name, with a suggestion: a name that
     /// a missing `import` would bring in, or a near miss.
     pub fn unknown_name(&self, name: &str, span: Span) -> Diagnostic {
-        let diagnostic = Diagnostic::error("E0200", format!("cannot find `{name}` in this scope"), span)
-            .with_primary_label("not found");
+        let diagnostic =
+            Diagnostic::error("E0200", format!("cannot find `{name}` in this scope"), span)
+                .with_primary_label("not found");
         let imported: Vec<&str> = self.ck.modules[self.module]
             .imports
             .iter()
@@ -387,6 +397,17 @@ impl<'c, 'a> Body<'c, 'a> {
         if let Some(module) = stdlib_module_defining(name).filter(|m| !imported.contains(m)) {
             return diagnostic.with_help(format!(
                 "`{name}` is in the standard library: add `import {module};`"
+            ));
+        }
+        let defined_later = self.item.is_some_and(|item| {
+            self.ck.globals[self.module].get(name).is_some_and(|defs| {
+                defs.iter()
+                    .any(|g| matches!(g, Global::Let(i) | Global::Param(i) if *i >= item))
+            })
+        });
+        if defined_later {
+            return diagnostic.with_help(format!(
+                "`{name}` is defined further down: a top-level `let` or `param` is visible only to the items after it"
             ));
         }
         match self.closest_name(name) {
@@ -424,7 +445,7 @@ impl<'c, 'a> Body<'c, 'a> {
             .into_iter()
             .filter(|c| c != name)
             .map(|c| (edit_distance(&c.to_lowercase(), &name.to_lowercase()), c))
-            .filter(|(d, _)| *d <= limit)
+            .filter(|(d, _)| *d <= limit && *d < name.chars().count())
             .min_by_key(|(d, _)| *d)
             .map(|(_, c)| c)
     }

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::ast::{TypeExpr, TypeExprKind};
 use crate::diagnostic::Diagnostic;
+use crate::span::Span;
 
 /// The id of a function declaration (`gen` or `fn`) among all modules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -224,6 +225,17 @@ pub(crate) enum Applied {
     Unknown,
 }
 
+/// What kind of generative function a value is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GenKind {
+    /// A `gen` declaration (or a `gen` parameter).
+    Function,
+    /// `marginal(g, keep = ...)`.
+    Marginal,
+    /// `normalize(target(model, data), via = ...)`.
+    Normalized,
+}
+
 /// A generative function value.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct GenTy {
@@ -231,9 +243,9 @@ pub(crate) struct GenTy {
     pub func: Option<FuncId>,
     /// Whether it is applied.
     pub applied: Applied,
-    /// Whether it is a `marginal(...)`, which can be simulated and scored
-    /// but not traced or asked for its parameters.
-    pub marginal: bool,
+    /// What kind it is: a marginal or a normalized target can be simulated
+    /// and scored, but not traced, called or asked for its parameters.
+    pub kind: GenKind,
 }
 
 impl GenTy {
@@ -242,7 +254,7 @@ impl GenTy {
         GenTy {
             func: None,
             applied: Applied::Unknown,
-            marginal: false,
+            kind: GenKind::Function,
         }
     }
 }
@@ -287,8 +299,11 @@ pub(crate) enum Ty {
     Names,
     /// An optimizer (`sgd(lr = 0.1)`).
     Optimizer,
-    /// An inference algorithm (`sir(5)`).
-    Alg,
+    /// An inference algorithm (`sir(5)`), and whether it has a proposal
+    /// (`sir(5, proposal = q)`).
+    Alg(bool),
+    /// `target(model, data)`: a model conditioned on data, to normalize.
+    Target,
     /// `estimate(objective, samples = n)`.
     Estimate,
 }
@@ -312,11 +327,6 @@ impl Ty {
     /// `()`.
     pub fn unit() -> Ty {
         Ty::Tuple(Vec::new())
-    }
-
-    /// Whether this is `()`.
-    pub fn is_unit(&self) -> bool {
-        matches!(self, Ty::Tuple(items) if items.is_empty())
     }
 
     /// Whether values of this type are made only of numbers, tuples and
@@ -347,7 +357,8 @@ impl Ty {
             Ty::Tuple(_) => "a tuple",
             Ty::Record(_) => "a record",
             Ty::Choices => "a choice map",
-            Ty::Gen(g) if g.marginal => "a marginal",
+            Ty::Gen(g) if g.kind == GenKind::Marginal => "a marginal",
+            Ty::Gen(g) if g.kind == GenKind::Normalized => "a normalized target",
             Ty::Gen(_) => "a generative function",
             Ty::Func(Some(Callable::Builtin(_))) => "a builtin function",
             Ty::Func(_) => "a function",
@@ -356,7 +367,8 @@ impl Ty {
             Ty::Str => "a string",
             Ty::Names => "a list of names",
             Ty::Optimizer => "an optimizer",
-            Ty::Alg => "an inference algorithm",
+            Ty::Alg(_) => "an inference algorithm",
+            Ty::Target => "a target",
             Ty::Estimate => "an estimate",
         }
     }
@@ -368,7 +380,11 @@ impl Ty {
             Ty::Num(n) => describe_num(n),
             Ty::Tuple(items) if !items.is_empty() => format!(
                 "({})",
-                items.iter().map(Ty::describe).collect::<Vec<_>>().join(", ")
+                items
+                    .iter()
+                    .map(Ty::describe)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Ty::Record(fields) => format!(
                 "{{{}}}",
@@ -405,7 +421,7 @@ pub(crate) fn describe_num(n: &Num) -> String {
 /// `real`, `int` and `bool` take dimensions (`real[3]`); `gen`, `choices`,
 /// `expect`, `dist` and `fn` name the other kinds of values; tuples and
 /// records of types are types. An unknown name is an error (E0241).
-pub(crate) fn annotation_type(ty: &TypeExpr) -> Result<Ty, Diagnostic> {
+pub(crate) fn annotation_type(ty: &TypeExpr) -> Result<Ty, Box<Diagnostic>> {
     match &ty.kind {
         TypeExprKind::Named { name, dims } => {
             let shape = Shape::Dims(dims.iter().map(|&d| Some(d)).collect());
@@ -428,7 +444,7 @@ pub(crate) fn annotation_type(ty: &TypeExpr) -> Result<Ty, Diagnostic> {
                 "dist" => Ty::Dist(None, Box::new(Ty::Any)),
                 "fn" => Ty::Func(None),
                 other => {
-                    return Err(Diagnostic::error(
+                    return Err(Box::new(Diagnostic::error(
                         "E0241",
                         format!("unknown type `{other}`"),
                         name.span,
@@ -436,7 +452,7 @@ pub(crate) fn annotation_type(ty: &TypeExpr) -> Result<Ty, Diagnostic> {
                     .with_primary_label("not a type")
                     .with_help(
                         "the types are real, int, bool (with dimensions, e.g. `real[3]`), gen, choices, expect, dist, fn, tuples and records",
-                    ));
+                    )));
                 }
             })
         }
@@ -453,5 +469,14 @@ pub(crate) fn annotation_type(ty: &TypeExpr) -> Result<Ty, Diagnostic> {
             }
             Ok(Ty::Record(out))
         }
+    }
+}
+
+/// The span of a written type without the whitespace the parser may
+/// include after a name (`int ` in `let x: int = 1;`).
+pub(crate) fn type_span(ty: &TypeExpr) -> Span {
+    match &ty.kind {
+        TypeExprKind::Named { name, dims } if dims.is_empty() => name.span,
+        _ => ty.span,
     }
 }

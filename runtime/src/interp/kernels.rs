@@ -294,6 +294,16 @@ fn check_guard(kind: GuardKind, what: &str, v: &Value) -> Result<(), String> {
     }
 }
 
+/// `scalar` repeated into `shape`.
+fn apply_broadcast(scalar: &Value, shape: &[usize]) -> KResult {
+    Ok(match scalar {
+        Value::F(x) => Value::from_f64_array(ArrayD::from_elem(IxDyn(shape), *x)),
+        Value::I(x) => Value::T(Arc::new(Tensor::I(ArrayD::from_elem(IxDyn(shape), *x)))),
+        Value::B(x) => Value::T(Arc::new(Tensor::B(ArrayD::from_elem(IxDyn(shape), *x)))),
+        Value::T(_) => return Err("broadcast of a tensor".into()),
+    })
+}
+
 /// Evaluates primitive `prim` on the values of `args`.
 pub(crate) fn apply(prim: &Prim, args: &[ValueId], it: &Interp) -> KResult {
     // Scalars, the common case, without allocating.
@@ -332,12 +342,11 @@ pub(crate) fn apply(prim: &Prim, args: &[ValueId], it: &Interp) -> KResult {
         Prim::ConstTensor { shape, data } => Ok(Value::from_f64_array(
             ArrayD::from_shape_vec(IxDyn(shape), data.clone()).map_err(|e| e.to_string())?,
         )),
-        Prim::Broadcast(shape) => Ok(match vals[0] {
-            Value::F(x) => Value::from_f64_array(ArrayD::from_elem(IxDyn(shape), *x)),
-            Value::I(x) => Value::T(Arc::new(Tensor::I(ArrayD::from_elem(IxDyn(shape), *x)))),
-            Value::B(x) => Value::T(Arc::new(Tensor::B(ArrayD::from_elem(IxDyn(shape), *x)))),
-            Value::T(_) => return Err("broadcast of a tensor".into()),
-        }),
+        Prim::BroadcastLike => {
+            let shape = vals[1].shape().to_vec();
+            apply_broadcast(vals[0], &shape)
+        }
+        Prim::Broadcast(shape) => apply_broadcast(vals[0], shape),
         Prim::Pack => {
             let ty = match vals[0] {
                 Value::F(_) => Type::f64(),

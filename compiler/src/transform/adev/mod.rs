@@ -46,7 +46,7 @@
 mod soundness;
 mod strategies;
 
-pub use soundness::{Unsound, check_soundness};
+pub use soundness::{MovingSupport, Unsound, check_moving_supports, check_soundness};
 
 use super::{Env, TransformError, copy_op, lookup};
 use crate::ir::{Builder, Function, Op, OpKind, Region, Type, ValueId};

@@ -46,12 +46,27 @@ fn describe(op: &crate::ir::Op) -> &'static str {
 /// Propagates taint from `seeds` through `region`; returns the first bad
 /// use found (its op id).
 fn propagate(f: &Function, region: &Region, tainted: &mut HashSet<ValueId>) -> Option<OpId> {
+    propagate_with(f, region, tainted, true)
+}
+
+/// [`propagate`]; with `stop` false, the whole region is followed and no
+/// use is reported.
+fn propagate_with(
+    f: &Function,
+    region: &Region,
+    tainted: &mut HashSet<ValueId>,
+    stop: bool,
+) -> Option<OpId> {
     for &id in &region.ops {
         let op = f.op(id);
         let hit = op.args.iter().any(|a| tainted.contains(a));
         match &op.kind {
             OpKind::Prim(p) => {
-                if hit && p.is_non_differentiable_use() && !f.origin(op.origin).support_check {
+                if stop
+                    && hit
+                    && p.is_non_differentiable_use()
+                    && !f.origin(op.origin).support_check
+                {
                     return Some(id);
                 }
                 if hit && f.ty(op.results[0]).is_differentiable() && p.name() != "stop_grad" {
@@ -63,7 +78,7 @@ fn propagate(f: &Function, region: &Region, tainted: &mut HashSet<ValueId>) -> O
             }
             OpKind::If => {
                 for r in &op.regions {
-                    if let Some(bad) = propagate(f, r, tainted) {
+                    if let Some(bad) = propagate_with(f, r, tainted, stop) {
                         return Some(bad);
                     }
                 }
@@ -83,7 +98,7 @@ fn propagate(f: &Function, region: &Region, tainted: &mut HashSet<ValueId>) -> O
                             tainted.insert(body.params[1 + k]);
                         }
                     }
-                    if let Some(bad) = propagate(f, body, tainted) {
+                    if let Some(bad) = propagate_with(f, body, tainted, stop) {
                         return Some(bad);
                     }
                     if tainted.len() == before {
@@ -147,4 +162,45 @@ pub fn check_soundness(f: &mut Function) -> Vec<Unsound> {
             return problems;
         }
     }
+}
+
+/// A `reinforce` choice from `uniform(a, b)` whose bounds depend on the
+/// parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MovingSupport {
+    /// The origin of the random choice.
+    pub site: OriginId,
+    /// Whether the user wrote `by reinforce` (rather than it being a
+    /// fallback from the default `reparam`).
+    pub explicit: bool,
+}
+
+/// Finds `reinforce` choices whose distribution's support moves with the
+/// parameters. The score-function estimator differentiates the density
+/// inside the support only; when the support itself moves (`uniform(a, b)`
+/// with learned bounds) the boundary terms `l(b)·∂b − l(a)·∂a` over `b − a`
+/// are missing, so the estimate is biased.
+pub fn check_moving_supports(f: &Function) -> Vec<MovingSupport> {
+    let mut tainted: HashSet<ValueId> = f.body.params.iter().copied().collect();
+    loop {
+        let before = tainted.len();
+        propagate_with(f, &f.body.clone(), &mut tainted, false);
+        if tainted.len() == before {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    f.walk_ops(|_, op| {
+        if let OpKind::Sample(s) = &op.kind {
+            let moves = s.dist == crate::dist::DistKind::Uniform
+                && op.args[..2].iter().any(|a| tainted.contains(a));
+            if moves && s.strategy == StrategyKind::Reinforce && !s.detached {
+                out.push(MovingSupport {
+                    site: op.origin,
+                    explicit: s.explicit_strategy,
+                });
+            }
+        }
+    });
+    out
 }

@@ -170,7 +170,10 @@ fn reparam(
         DistKind::MvNormal => {
             let n = b.ty(p[0]).shape[0];
             let e = vector_noise(b, n, site, idx);
-            let s = b.prim(Prim::MatVec { transpose: false }, &[p[1], e]);
+            // Only the lower triangle is the Cholesky factor (the density
+            // reads no other entry), so only it may receive a gradient.
+            let l = b.un(Prim::Tril, p[1]);
+            let s = b.prim(Prim::MatVec { transpose: false }, &[l, e]);
             b.add(p[0], s)
         }
         other => return Err(format!("{other} has no reparameterization")),
