@@ -1943,3 +1943,23 @@ fn enum_with_zero_probability_values() {
     .seed(2004)
     .run();
 }
+
+/// Nested AD: `grad` inside an expectation, of a function that itself uses
+/// `grad`. With x ~ normal(θ, 1) by reparam, cube(y) = y³ and
+/// slope(y) = d/dy cube = 3y², the body grad(cube, x) + grad(slope, x) =
+/// 3x² + 6x has E = 3(θ² + 1) + 6θ and ∂θ = 6θ + 6 (reverse mode applied to
+/// the output of reverse mode, twice).
+#[test]
+fn grad_of_grad_inside_an_expectation() {
+    let theta = 0.7;
+    Case::new(
+        "fn cube(y) { y * y * y }
+         fn slope(y) { grad(cube, y) }
+         param theta = 0.7;
+         let obj = E { x ~ normal(theta, 1.0) by reparam; grad(cube, x) + grad(slope, x) };",
+    )
+    .value(3.0 * (theta * theta + 1.0) + 6.0 * theta)
+    .grads(&[("theta", 6.0 * theta + 6.0)])
+    .seed(2001)
+    .run();
+}

@@ -150,13 +150,7 @@ impl Session {
                 let outs = run(func, &self.store.values(), &mut ctx)
                     .map_err(|error| FitError::Run { step: 0, error })?;
                 Ok(ReportValue::Values(
-                    outs.iter()
-                        .flat_map(|v| match v {
-                            Value::I(i) => vec![*i as f64],
-                            Value::B(b) => vec![f64::from(u8::from(*b))],
-                            other => other.f64_elements(),
-                        })
-                        .collect(),
+                    outs.iter().flat_map(Value::as_reals).collect(),
                 ))
             }
         }

@@ -140,6 +140,21 @@ impl Value {
         }
     }
 
+    /// Every element converted to `f64` (integers as is, booleans as 0/1),
+    /// flattened row-major.
+    pub fn as_reals(&self) -> Vec<f64> {
+        match self {
+            Value::F(x) => vec![*x],
+            Value::I(x) => vec![*x as f64],
+            Value::B(x) => vec![f64::from(u8::from(*x))],
+            Value::T(t) => match &**t {
+                Tensor::F(a) => a.iter().copied().collect(),
+                Tensor::I(a) => a.iter().map(|&x| x as f64).collect(),
+                Tensor::B(a) => a.iter().map(|&x| f64::from(u8::from(x))).collect(),
+            },
+        }
+    }
+
     /// Whether every `f64` element is finite (true for non-`f64` values).
     pub fn is_finite(&self) -> bool {
         match self {
