@@ -8,33 +8,41 @@
 //! (ADEV) and trains the parameters.
 //!
 //! ```
-//! use vprog::{load, render_diagnostics};
-//! use vprog::runtime::session::{ReportValue, Session, Sink};
-//! use vprog::runtime::fit::FitReport;
+//! use vprog::{Engine, FitOptions};
 //!
-//! let source = r#"
-//!     param mu = 0.0;
-//!     let obj = E { x ~ normal(mu, 1.0) by reparam; -(x - 3.0) ^ 2 };
-//!     fit obj with sgd(lr = 0.05), steps = 200, particles = 8;
-//!     report mu_hat = mu;
-//! "#;
-//! let mut sources = vprog::lang::SourceMap::new();
-//! let program = load(&mut sources, "example.vprog", source)
-//!     .map_err(|d| render_diagnostics(&sources, &d, false))
-//!     .unwrap();
-//!
-//! struct Collect(Vec<f64>);
-//! impl Sink for Collect {
-//!     fn fit_finished(&mut self, _: &str, _: &FitReport) {}
-//!     fn report(&mut self, _: &str, value: &ReportValue) {
-//!         if let ReportValue::Values(v) = value { self.0.extend(v) }
+//! let engine = Engine::new();
+//! let program = engine.compile(r#"
+//!     gen guide() {
+//!         param mu = 0.0;
+//!         x ~ normal(mu, 1.0) by reparam;
 //!     }
-//! }
-//! let mut sink = Collect(Vec::new());
-//! let mut session = Session::new(program, 1);
-//! assert!(session.run(&mut sink).is_ok());
-//! assert!((sink.0[0] - 3.0).abs() < 0.1);
+//!     let objective = E { let (tr, _) = sim guide; -(tr.x - 3.0) ^ 2 };
+//! "#)?;
+//! let objective = program.objective("objective")?;
+//! let mut steps = 0;
+//! let report = engine.fit(
+//!     &objective,
+//!     FitOptions::sgd(0.05).steps(200).particles(8).on_step(|_, _| steps += 1),
+//! )?;
+//! assert_eq!(steps, 200);
+//! assert_eq!(report.history.len(), 200);
+//! let mu = program.param("guide.mu")?.as_f64().unwrap();
+//! assert!((mu - 3.0).abs() < 0.1);
+//! let estimate = engine.estimate(&objective, 1000)?;
+//! assert!((estimate.mean + 1.0).abs() < 0.2); // E[-(x - 3)²] = -1 at the optimum
+//! # Ok::<(), vprog::Error>(())
 //! ```
+//!
+//! The embedding API ([`Engine`], [`Program`], [`Objective`]) compiles a
+//! program once and trains or estimates its objectives as often as needed;
+//! [`Engine::register_fn`] makes a Rust function (with its derivative)
+//! callable from vprog; [`Program::simulate`] runs a generative function
+//! and returns its [`Trace`]; [`Params`] save and resume fits. Below it,
+//! the layers are re-exported as they are: [`lang`] (parsing, checking,
+//! diagnostics), [`compiler`] (lowering, the IR, ADEV, AD) and [`runtime`]
+//! (the interpreter, the estimators, the fit driver); [`load`],
+//! [`check_program`] and [`render_diagnostics`] are what the `vprog`
+//! command is made of.
 #![deny(missing_docs)]
 
 pub use vprog_compiler as compiler;
@@ -42,21 +50,35 @@ pub use vprog_lang as lang;
 pub use vprog_runtime as runtime;
 pub use vprog_stdlib as stdlib;
 
+mod engine;
+
+pub use engine::{
+    Engine, Error, FitOptions, Gradient, HostDerivative, HostFn, Objective, Params, Program, Trace,
+    Value,
+};
+pub use vprog_compiler::lower::meta::Optimizer;
+pub use vprog_runtime::fit::{EstimateReport as Estimate, FitReport};
+
+/// The Rust examples of `docs/tutorial.md`, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/tutorial.md")]
+pub struct Tutorial;
+
 use ariadne::{Config, IndexType, Label, Report, ReportKind};
-use vprog_compiler::lower::{Program, Statement};
+use vprog_compiler::lower::{Program as Lowered, Statement};
 use vprog_lang::{Diagnostic, Severity, SourceMap};
 use vprog_runtime::fit::FitError;
 use vprog_runtime::session::SessionError;
 
 /// Parses `text` (named `name` in diagnostics) and loads it as a program,
 /// with the standard-library modules it imports.
-pub fn load(sources: &mut SourceMap, name: &str, text: &str) -> Result<Program, Vec<Diagnostic>> {
+pub fn load(sources: &mut SourceMap, name: &str, text: &str) -> Result<Lowered, Vec<Diagnostic>> {
     let file = sources.add(name, text);
     let (ast, diags) = vprog_lang::parse::parse_file(file, text);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
-    Program::load(sources, file, ast)
+    Lowered::load(sources, file, ast)
 }
 
 /// Renders diagnostics as text with source excerpts (ANSI colors when
@@ -135,7 +157,7 @@ pub fn diagnostic_line(sources: &SourceMap, d: &Diagnostic) -> String {
 /// Compiles every `fit` and `report` of `program` without running them
 /// (what `vprog check` does): type errors that depend on instantiation,
 /// estimator soundness, choice-map addresses. Returns the distinct errors.
-pub fn check_program(program: &Program) -> Vec<Diagnostic> {
+pub fn check_program(program: &Lowered) -> Vec<Diagnostic> {
     let mut errors = Vec::new();
     match program.statements() {
         Err(d) => errors.push(d),

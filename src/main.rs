@@ -5,6 +5,9 @@
 //! vprog — is caught and reported as an internal error (exit 1) rather
 //! than crashing with a backtrace.
 
+mod bench;
+mod repl;
+
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -45,11 +48,44 @@ enum Command {
         /// Write every fit's objective history as CSV (`fit,step,objective`).
         #[arg(long, value_name = "FILE")]
         history: Option<PathBuf>,
+        /// The back end: `jit` (compiled, the default) or `interp` (the
+        /// reference interpreter).
+        #[arg(long, default_value = "jit")]
+        backend: vprog::runtime::backend::Backend,
     },
     /// Type-check a program and check its estimators without running it.
     Check {
         /// The program.
         file: PathBuf,
+    },
+    /// Experiment at a prompt: enter definitions, `fit`s and expressions
+    /// (`:help` lists the commands). Reads entries plainly from a pipe.
+    Repl {
+        /// The base seed of the session's randomness.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Time one optimization step of every `fit` in a program (the median
+    /// over repeated steps after a warm-up), without training.
+    Bench {
+        /// The program.
+        file: PathBuf,
+        /// The base seed of the fits' randomness.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print one JSON object per fit: `{"bench", "step_us", "steps"}`.
+        #[arg(long)]
+        json: bool,
+        /// The time budget per fit in seconds, warm-up included.
+        #[arg(long, default_value_t = 1.0, value_parser = bench::parse_seconds)]
+        seconds: f64,
+        /// The most steps to time per fit.
+        #[arg(long, default_value_t = 1_000_000)]
+        max_steps: usize,
+        /// The back end: `jit` (compiled, the default) or `interp` (the
+        /// reference interpreter).
+        #[arg(long, default_value = "jit")]
+        backend: vprog::runtime::backend::Backend,
     },
 }
 
@@ -63,6 +99,10 @@ struct Printer {
 }
 
 impl Sink for Printer {
+    fn note(&mut self, message: &str) {
+        eprintln!("note: {message}");
+    }
+
     fn compiled(&mut self, name: &str, objective: &vprog::compiler::lower::CompiledObjective) {
         let Some(dir) = &self.dump_ir else { return };
         let _ = std::fs::create_dir_all(dir);
@@ -195,6 +235,7 @@ fn run(cli: Cli) -> ExitCode {
             json,
             dump_ir,
             history,
+            backend,
         } => {
             let text = match read(&file) {
                 Ok(t) => t,
@@ -209,6 +250,7 @@ fn run(cli: Cli) -> ExitCode {
                 }
             };
             let mut session = Session::new(program, seed);
+            session.backend = backend;
             let mut printer = Printer {
                 json,
                 dump_ir,
@@ -236,6 +278,21 @@ fn run(cli: Cli) -> ExitCode {
                 }
             }
         }
+        Command::Bench {
+            file,
+            seed,
+            json,
+            seconds,
+            max_steps,
+            backend,
+        } => bench::bench(
+            &file,
+            seed,
+            json,
+            backend,
+            vprog::runtime::bench::BenchOptions { seconds, max_steps },
+        ),
+        Command::Repl { seed } => repl::main(seed),
         Command::Check { file } => {
             let text = match read(&file) {
                 Ok(t) => t,

@@ -744,3 +744,73 @@ fn simplify_keeps_effects_and_guards() {
         "#]],
     );
 }
+
+#[test]
+fn round_trip_host_functions() {
+    check_round_trip(
+        r#"func @host(%x: f64, %y: f64) -> (f64, f64) {
+             %h = host<id=3, arity=2> %x, %y : f64
+             %d = host_partial<id=3, arity=2, wrt=1> %x, %y : f64
+             return %h, %d
+           }"#,
+        expect![[r#"
+            func @host(%0: f64, %1: f64) -> (f64, f64) {
+              %2 = host<id=3, arity=2> %0, %1 : f64
+              %3 = host_partial<id=3, arity=2, wrt=1> %0, %1 : f64
+              return %2, %3
+            }
+        "#]],
+    );
+}
+
+#[test]
+fn a_host_function_differentiates_by_its_partials() {
+    let text = r#"func @host(%x: f64, %y: f64) -> (f64) {
+                    %h = host<id=0, arity=2> %x, %y : f64
+                    %z = mul %h, %x : f64
+                    return %z
+                  }"#;
+    check_pass(
+        text,
+        |f| vjp(f, &[true, true], &[true]).expect("vjp"),
+        expect![[r#"
+            func @host_vjp(%0: f64, %1: f64, %2: f64) -> (f64, f64, f64) {
+              %3 = host<id=0, arity=2> %0, %1 : f64
+              %4 = mul %3, %0 : f64
+              %5 = mul %2, %0 : f64
+              %6 = mul %2, %3 : f64
+              %7 = host_partial<id=0, arity=2, wrt=0> %0, %1 : f64
+              %8 = mul %5, %7 : f64
+              %9 = host_partial<id=0, arity=2, wrt=1> %0, %1 : f64
+              %10 = mul %5, %9 : f64
+              %11 = add %6, %8 : f64
+              return %4, %11, %10
+            }
+        "#]],
+    );
+    check_pass(
+        text,
+        |f| jvp(f, &[true, false]).expect("jvp"),
+        expect![[r#"
+        func @host_jvp(%0: f64, %1: f64, %2: f64) -> (f64, f64) {
+          %3 = host<id=0, arity=2> %0, %1 : f64
+          %4 = host_partial<id=0, arity=2, wrt=0> %0, %1 : f64
+          %5 = mul %2, %4 : f64
+          %6 = mul %3, %0 : f64
+          %7 = mul %5, %0 : f64
+          %8 = mul %2, %3 : f64
+          %9 = add %7, %8 : f64
+          return %6, %9
+        }
+    "#]],
+    );
+    // The partials themselves are not differentiable.
+    let partial = read(
+        r#"func @p(%x: f64) -> (f64) {
+             %d = host_partial<id=0, arity=1, wrt=0> %x : f64
+             return %d
+           }"#,
+    );
+    let err = vjp(&partial, &[true], &[true]).expect_err("not differentiable");
+    assert!(err.message.contains("host_partial"), "{err:?}");
+}

@@ -1714,3 +1714,58 @@ fn deeply_nested_call_chains_do_not_exhaust_the_stack() {
     let (_, diagnostics) = diagnostics(&src);
     assert!(diagnostics.is_empty());
 }
+
+// ---- host functions ----------------------------------------------------------
+
+/// The diagnostics of a program without imports that may call the host
+/// functions `warp(x, a)` and `cube(x)`.
+fn host_diagnostics(src: &str) -> String {
+    use vprog_lang::check::{HostSignature, check_program_with_host};
+    let mut sources = SourceMap::new();
+    let main = sources.add("main.vprog", src);
+    let (ast, parse_errors) = parse_file(main, src);
+    assert!(parse_errors.is_empty(), "{parse_errors:?}");
+    let host = [
+        HostSignature {
+            name: "warp".into(),
+            arity: 2,
+        },
+        HostSignature {
+            name: "cube".into(),
+            arity: 1,
+        },
+    ];
+    let modules = [Module {
+        name: "main",
+        ast: &ast,
+        imports: vec![],
+    }];
+    check_program_with_host(&modules, &host)
+        .iter()
+        .map(|d| {
+            format!(
+                "{}: {} @ {:?}\n",
+                d.code,
+                d.message,
+                sources.snippet(d.span)
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn host_functions_are_functions_of_real_scalars() {
+    expect![[""]].assert_eq(&host_diagnostics(
+        "let a = warp(1.0, 2) + cube(3.0);\nlet e = E { x ~ normal(0.0, 1.0); cube(x) };",
+    ));
+    expect![[r#"
+        E0400: `warp` takes 2 argument(s), but 1 were given @ "warp(1.0)"
+        E0211: an argument of `cube` must be a real, found a boolean @ "true"
+        E0212: an argument of `cube` must be a scalar real, found real[2] @ "[1.0, 2.0]"
+        E0400: `cube` takes 1 argument(s), but 0 were given @ "cube(x = 1.0)"
+        E0401: `cube` has no option `x` @ "x"
+        E0200: cannot find `cub` in this scope @ "cub"
+    "#]].assert_eq(&host_diagnostics(
+        "let a = warp(1.0);\nlet b = cube(true);\nlet c = cube([1.0, 2.0]);\nlet d = cube(x = 1.0);\nlet e = cub(1.0);",
+    ));
+}

@@ -26,7 +26,7 @@ mod density;
 mod sample;
 mod validate;
 
-pub use sample::sample_binomial_split;
+pub use sample::{sample_binomial_split, standard_normal};
 
 use crate::rng::SiteRng;
 use std::fmt;

@@ -19,13 +19,12 @@
 //! value is the weighted average over its completions. With the
 //! cotangents known, one gradient run produces the particle's gradient.
 
-use crate::interp::{EnumEvent, MvdEvent, RunContext, RunError, SiteKey, run};
+use crate::backend::Runs;
+use crate::interp::{EnumEvent, MvdEvent, RunContext, RunError, SiteKey};
 use crate::rng::RunKey;
 use crate::value::Value;
 use std::collections::HashMap;
 use vprog_compiler::dist::DistKind;
-use vprog_compiler::ir::Function;
-use vprog_compiler::lower::CompiledObjective;
 
 /// One particle's estimate.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,8 +47,8 @@ struct RunOut {
     ctx: RunContext,
 }
 
-fn run_once(
-    func: &Function,
+fn run_once<R: Runs + ?Sized>(
+    runner: &R,
     params: &[Value],
     key: RunKey,
     forced: &Forcing,
@@ -63,7 +62,11 @@ fn run_once(
     if gradient {
         args.push(Value::F(1.0));
     }
-    let outs = run(func, &args, &mut ctx)?;
+    let outs = if gradient {
+        runner.run_gradient(&args, &mut ctx)?
+    } else {
+        runner.run_estimator(&args, &mut ctx)?
+    };
     let f = |i: usize| outs[i].as_f64().unwrap_or(f64::NAN);
     Ok(RunOut {
         value: f(0),
@@ -99,8 +102,8 @@ fn siblings(forced: &Forcing, events: &[EnumEvent]) -> Vec<Forcing> {
 
 /// The expected objective given `forced`, enumerating the enum sites the
 /// forcing leaves open (the weighted average of the completions' totals).
-fn enumerated_total(
-    func: &Function,
+fn enumerated_total<R: Runs + ?Sized>(
+    runner: &R,
     params: &[Value],
     key: RunKey,
     forced: Forcing,
@@ -108,7 +111,7 @@ fn enumerated_total(
     let mut stack = vec![forced];
     let mut runs: Vec<(f64, f64)> = Vec::new();
     while let Some(f) = stack.pop() {
-        let out = run_once(func, params, key, &f, &HashMap::new(), false)?;
+        let out = run_once(runner, params, key, &f, &HashMap::new(), false)?;
         stack.extend(siblings(&f, &out.ctx.enum_events));
         runs.push((out.log_weight, out.total));
     }
@@ -176,24 +179,20 @@ fn mvd_cotangent(event: &MvdEvent, main: f64, alts: &[f64]) -> Value {
 
 /// One particle's estimate of the objective (and, with `gradient`, of its
 /// gradient) for run key `key`.
-pub fn particle(
-    obj: &CompiledObjective,
+pub fn particle<R: Runs + ?Sized>(
+    runner: &R,
     params: &[Value],
     key: RunKey,
     gradient: bool,
 ) -> Result<Estimate, RunError> {
-    let func = if gradient {
-        &obj.gradient
-    } else {
-        &obj.estimator
-    };
+    let obj = runner.objective();
     let mut stack: Vec<Forcing> = vec![Forcing::new()];
     let mut value = 0.0;
     let mut grad: Option<Vec<Value>> = None;
     while let Some(forced) = stack.pop() {
         let out = if gradient && obj.has_mvd {
             // Discover the mvd sites and their alternatives with a value run.
-            let probe = run_once(&obj.estimator, params, key, &forced, &HashMap::new(), false)?;
+            let probe = run_once(runner, params, key, &forced, &HashMap::new(), false)?;
             let mut complete = forced.clone();
             for e in &probe.ctx.enum_events {
                 complete.insert(e.key.clone(), e.value.clone());
@@ -210,14 +209,14 @@ pub fn particle(
                         .map(|e| (e.key.clone(), e.value.clone()))
                         .collect();
                     f.insert(m.key.clone(), a.clone());
-                    alts.push(enumerated_total(&obj.estimator, params, key, f)?);
+                    alts.push(enumerated_total(runner, params, key, f)?);
                 }
                 cotangents.insert(m.key.clone(), mvd_cotangent(m, probe.total, &alts));
             }
             stack.extend(siblings(&forced, &probe.ctx.enum_events));
-            run_once(func, params, key, &complete, &cotangents, true)?
+            run_once(runner, params, key, &complete, &cotangents, true)?
         } else {
-            let out = run_once(func, params, key, &forced, &HashMap::new(), gradient)?;
+            let out = run_once(runner, params, key, &forced, &HashMap::new(), gradient)?;
             stack.extend(siblings(&forced, &out.ctx.enum_events));
             out
         };

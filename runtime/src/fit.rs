@@ -8,7 +8,8 @@
 //! checked and reports the first operation that produced a NaN or an
 //! infinity, with its site and span.
 
-use crate::estimator::{Estimate, add_values, particle};
+use crate::backend::{BatchResult, Rows, Runs};
+use crate::estimator::{Estimate, particle};
 use crate::interp::{RunContext, RunError, run_checked};
 use crate::optim::{OptimizerState, step};
 use crate::params::ParamStore;
@@ -96,58 +97,159 @@ impl fmt::Display for FitError {
 
 impl std::error::Error for FitError {}
 
-/// The average of particle estimates `0..n` of `obj` at step `step`.
-fn averaged(
-    obj: &CompiledObjective,
+/// Splits `0..n` particles into contiguous ranges, one per chunk of work
+/// for the thread pool (at least 8 particles each, so small steps are not
+/// drowned in scheduling).
+fn ranges(n: usize) -> Vec<(usize, usize)> {
+    let threads = rayon::current_num_threads().max(1);
+    let size = n.div_ceil(threads).max(8);
+    (0..n)
+        .step_by(size.max(1))
+        .map(|a| (a, (a + size).min(n)))
+        .collect()
+}
+
+/// The batch entry point's rows for particles `0..n` in particle order —
+/// on one thread, a single row of their sums; in parallel, a row per
+/// particle, from a range per chunk of work for the thread pool — or `None`
+/// when the back end has no batch entry point.
+fn batches<'r, R: Runs + ?Sized>(
+    r: &'r R,
     params: &[Value],
     seed: u64,
     step_index: u64,
     n: usize,
     gradient: bool,
-) -> Result<Estimate, (usize, RunError)> {
-    let results: Vec<Result<Estimate, RunError>> = (0..n)
+    parallel: bool,
+) -> Option<Vec<BatchResult<'r>>> {
+    let mut args = params.to_vec();
+    if gradient {
+        // The gradient program takes the surrogate's cotangent seed last.
+        args.push(Value::F(1.0));
+    }
+    if !parallel {
+        // One thread: the compiled code sums the particles itself.
+        return Some(vec![
+            r.batch(gradient, true, &args, seed, step_index, 0, n)?,
+        ]);
+    }
+    let parts: Vec<Option<BatchResult<'r>>> = ranges(n)
         .into_par_iter()
-        .map(|p| {
-            particle(
-                obj,
-                params,
-                RunKey::new(seed, step_index, p as u64),
-                gradient,
-            )
-        })
+        .map(|(a, b)| r.batch(gradient, false, &args, seed, step_index, a, b))
         .collect();
-    let mut value = 0.0;
-    let mut grad: Option<Vec<Value>> = None;
-    for (p, r) in results.into_iter().enumerate() {
-        let e = r.map_err(|e| (p, e))?;
-        value += e.value;
-        if let Some(g) = e.gradient {
-            grad = Some(match grad {
-                None => g,
-                Some(acc) => acc.iter().zip(&g).map(|(a, b)| add_values(a, b)).collect(),
-            });
+    parts.into_iter().collect()
+}
+
+/// Every particle's estimate, one by one, in particle order.
+fn one_by_one<R: Runs + ?Sized>(
+    r: &R,
+    params: &[Value],
+    seed: u64,
+    step_index: u64,
+    n: usize,
+    gradient: bool,
+    parallel: bool,
+) -> Vec<Result<Estimate, RunError>> {
+    let one = |p: usize| particle(r, params, RunKey::new(seed, step_index, p as u64), gradient);
+    if parallel {
+        (0..n).into_par_iter().map(one).collect()
+    } else {
+        (0..n).map(one).collect()
+    }
+}
+
+/// A sum over particles, taken in particle order: the objective and, per
+/// gradient output, its elements. Both back ends and every thread count
+/// add the same numbers in the same order, so they agree to the bit.
+#[derive(Default)]
+struct Sums {
+    count: usize,
+    value: f64,
+    gradient: Vec<Vec<f64>>,
+}
+
+impl Sums {
+    /// Adds one particle's value and gradient (output by output). Sums
+    /// start at 0.0, as the compiled code's do.
+    fn add<G: Iterator<Item = f64>>(&mut self, value: f64, gradient: impl Iterator<Item = G>) {
+        self.value += value;
+        if self.count == 0 {
+            self.gradient = gradient.map(|g| g.map(|x| 0.0 + x).collect()).collect();
+        } else {
+            for (acc, g) in self.gradient.iter_mut().zip(gradient) {
+                for (a, x) in acc.iter_mut().zip(g) {
+                    *a += x;
+                }
+            }
+        }
+        self.count += 1;
+    }
+
+    /// Adds every row of a batch (outputs 0 and 4.. are reals).
+    fn add_rows(&mut self, rows: &Rows<'_>, gradient: bool) {
+        let real = |w: &u64| f64::from_bits(*w);
+        let grads = if gradient { &rows.layout[4..] } else { &[] };
+        for row in rows.words.chunks_exact(rows.row.max(1)) {
+            let value = f64::from_bits(row[rows.layout[0].0]);
+            self.add(
+                value,
+                grads
+                    .iter()
+                    .map(|&(at, n)| row[at..at + n].iter().map(real)),
+            );
+        }
+    }
+}
+
+/// A step's average over its particles.
+struct Averaged {
+    value: f64,
+    /// Per gradient output, its elements (empty without a gradient).
+    gradient: Vec<Vec<f64>>,
+}
+
+/// The average of particle estimates `0..n` of `r` at step `step`, summed
+/// in particle order whatever the threads (`parallel` only says whether to
+/// spread the particles over them).
+fn averaged<R: Runs + ?Sized>(
+    r: &R,
+    params: &[Value],
+    seed: u64,
+    step_index: u64,
+    n: usize,
+    gradient: bool,
+    parallel: bool,
+) -> Result<Averaged, (usize, RunError)> {
+    let mut sums = Sums::default();
+    match batches(r, params, seed, step_index, n, gradient, parallel) {
+        Some(parts) => {
+            for part in parts {
+                sums.add_rows(&part?, gradient);
+            }
+        }
+        None => {
+            let estimates = one_by_one(r, params, seed, step_index, n, gradient, parallel);
+            for (p, e) in estimates.into_iter().enumerate() {
+                let e = e.map_err(|e| (p, e))?;
+                let grads = e.gradient.unwrap_or_default();
+                sums.add(e.value, grads.iter().map(|g| g.f64_elements().into_iter()));
+            }
         }
     }
     let scale = 1.0 / n as f64;
-    Ok(Estimate {
-        value: value * scale,
-        gradient: grad.map(|g| g.iter().map(|v| scale_value(v, scale)).collect()),
+    Ok(Averaged {
+        value: sums.value * scale,
+        gradient: sums
+            .gradient
+            .into_iter()
+            .map(|g| g.into_iter().map(|x| x * scale).collect())
+            .collect(),
     })
 }
 
-fn scale_value(v: &Value, s: f64) -> Value {
-    match v {
-        Value::F(x) => Value::F(x * s),
-        other => match other.as_f64_array() {
-            Some(a) => Value::from_f64_array(a * s),
-            None => other.clone(),
-        },
-    }
-}
-
 /// Finds the first non-finite operation of particle `p` at `step_index`.
-fn diagnose(
-    obj: &CompiledObjective,
+fn diagnose<R: Runs + ?Sized>(
+    r: &R,
     params: &[Value],
     seed: u64,
     step_index: u64,
@@ -157,31 +259,82 @@ fn diagnose(
     args.push(Value::F(1.0));
     for p in 0..n {
         let mut ctx = RunContext::new(RunKey::new(seed, step_index, p as u64));
-        if let Err(e) = run_checked(&obj.gradient, &args, &mut ctx) {
+        ctx.host = r.host().cloned();
+        if let Err(e) = run_checked(&r.objective().gradient, &args, &mut ctx) {
             return (Some(e.origin), e.message);
         }
     }
     (None, String::new())
 }
 
-/// Trains `store`'s parameters to maximize `obj`, calling `on_step(step,
-/// objective)` after each step.
-pub fn fit(
-    obj: &CompiledObjective,
-    store: &mut ParamStore,
-    opts: &FitOptions,
-    mut on_step: impl FnMut(usize, f64),
-) -> Result<FitReport, FitError> {
-    let start = Instant::now();
-    let sizes: Vec<usize> = store.params.iter().map(|p| p.raw.len()).collect();
-    let mut state = OptimizerState::new(&sizes);
-    let mut history = Vec::with_capacity(opts.steps);
-    for s in 0..opts.steps {
+/// One fit in progress: the optimizer's state and the index of the next
+/// step. [`fit`] is a loop over [`Trainer::step`]; `vprog bench` times the
+/// same call, so the two measure and run the same code.
+pub struct Trainer<'a, R: Runs + ?Sized = CompiledObjective> {
+    objective: &'a R,
+    options: FitOptions,
+    state: OptimizerState,
+    next_step: usize,
+    /// Whether to spread a step's particles over threads, once decided
+    /// (after timing the second step on one thread).
+    parallel: Option<bool>,
+}
+
+/// The step time above which a fit spreads its particles over threads.
+const PARALLEL_ABOVE: std::time::Duration = std::time::Duration::from_micros(40);
+
+impl<'a, R: Runs + ?Sized> Trainer<'a, R> {
+    /// A trainer for `objective` at step 0, with a fresh optimizer state
+    /// sized for `store`'s parameters.
+    pub fn new(objective: &'a R, store: &ParamStore, options: FitOptions) -> Self {
+        let sizes: Vec<usize> = store.params.iter().map(|p| p.raw.len()).collect();
+        Trainer {
+            objective,
+            options,
+            state: OptimizerState::new(&sizes),
+            next_step: 0,
+            parallel: None,
+        }
+    }
+
+    /// The options the trainer runs with.
+    pub fn options(&self) -> &FitOptions {
+        &self.options
+    }
+
+    /// How many steps have been taken.
+    pub fn steps_taken(&self) -> usize {
+        self.next_step
+    }
+
+    /// Takes one step: averages the particles' estimates at `store`'s
+    /// parameters (keyed by the fit's seed, this step's index and the
+    /// particle), updates `store` with one optimizer step, and returns the
+    /// step's objective estimate (before the update). On an error the
+    /// parameters are left as they were.
+    pub fn step(&mut self, store: &mut ParamStore) -> Result<f64, FitError> {
+        let (obj, opts, s) = (self.objective, &self.options, self.next_step);
         let params = store.values();
-        let est = averaged(obj, &params, opts.seed, s as u64, opts.particles, true)
-            .map_err(|(_, error)| FitError::Run { step: s, error })?;
-        let grad = est.gradient.unwrap_or_default();
-        let grad_finite = grad.iter().all(Value::is_finite);
+        let parallel = self.parallel.unwrap_or(false);
+        let started = Instant::now();
+        let est = averaged(
+            obj,
+            &params,
+            opts.seed,
+            s as u64,
+            opts.particles,
+            true,
+            parallel,
+        )
+        .map_err(|(_, error)| FitError::Run { step: s, error })?;
+        if self.parallel.is_none() && s >= 1 {
+            // Spread the particles over threads only when a step is long
+            // enough to pay for it (the results are the same either way).
+            self.parallel =
+                Some(rayon::current_num_threads() > 1 && started.elapsed() > PARALLEL_ABOVE);
+        }
+        let grads = est.gradient;
+        let grad_finite = grads.iter().flatten().all(|x| x.is_finite());
         if !est.value.is_finite() || !grad_finite {
             let (origin, detail) = diagnose(obj, &params, opts.seed, s as u64, opts.particles);
             return Err(FitError::NonFinite {
@@ -195,20 +348,37 @@ pub fn fit(
                 detail,
             });
         }
-        history.push(est.value);
-        let grads: Vec<Vec<f64>> = grad.iter().map(Value::f64_elements).collect();
         let mut raw: Vec<Vec<f64>> = store.params.iter().map(|p| p.raw.clone()).collect();
         step(
             &opts.optimizer,
-            &mut state,
+            &mut self.state,
             &mut raw,
             &grads,
-            &obj.params_used,
+            &obj.objective().params_used,
         );
         for (p, r) in store.params.iter_mut().zip(raw) {
             p.raw = r;
         }
-        on_step(s, est.value);
+        self.next_step += 1;
+        Ok(est.value)
+    }
+}
+
+/// Trains `store`'s parameters to maximize `obj`, calling `on_step(step,
+/// objective)` after each step.
+pub fn fit<R: Runs + ?Sized>(
+    obj: &R,
+    store: &mut ParamStore,
+    opts: &FitOptions,
+    mut on_step: impl FnMut(usize, f64),
+) -> Result<FitReport, FitError> {
+    let start = Instant::now();
+    let mut trainer = Trainer::new(obj, store, opts.clone());
+    let mut history = Vec::with_capacity(opts.steps);
+    for s in 0..opts.steps {
+        let value = trainer.step(store)?;
+        history.push(value);
+        on_step(s, value);
     }
     let tail = &history[history.len().saturating_sub(100)..];
     let final_objective = if tail.is_empty() {
@@ -236,21 +406,36 @@ pub struct EstimateReport {
 }
 
 /// Estimates `obj` at `store`'s parameters with `samples` samples.
-pub fn estimate(
-    obj: &CompiledObjective,
+pub fn estimate<R: Runs + ?Sized>(
+    obj: &R,
     store: &ParamStore,
     samples: usize,
     seed: u64,
 ) -> Result<EstimateReport, FitError> {
     let params = store.values();
-    let values: Vec<Result<f64, RunError>> = (0..samples)
-        .into_par_iter()
-        .map(|i| particle(obj, &params, RunKey::new(seed, 0, i as u64), false).map(|e| e.value))
-        .collect();
-    let mut xs = Vec::with_capacity(samples);
-    for v in values {
-        xs.push(v.map_err(|error| FitError::Run { step: 0, error })?);
-    }
+    // Estimates are long: always spread over the threads.
+    let xs: Vec<f64> = match batches(obj, &params, seed, 0, samples, false, true) {
+        Some(parts) => {
+            let mut xs = Vec::with_capacity(samples);
+            for part in parts {
+                let rows = part.map_err(|(_, error)| FitError::Run { step: 0, error })?;
+                let at = rows.layout[0].0;
+                xs.extend(
+                    rows.words
+                        .chunks_exact(rows.row.max(1))
+                        .map(|row| f64::from_bits(row[at])),
+                );
+            }
+            xs
+        }
+        None => {
+            let mut xs = Vec::with_capacity(samples);
+            for e in one_by_one(obj, &params, seed, 0, samples, false, true) {
+                xs.push(e.map_err(|error| FitError::Run { step: 0, error })?.value);
+            }
+            xs
+        }
+    };
     let n = xs.len() as f64;
     let mean = xs.iter().sum::<f64>() / n;
     let var = if xs.len() > 1 {

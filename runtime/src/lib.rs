@@ -11,10 +11,14 @@
 // A session error carries a diagnostic; it is returned once per failed run.
 #![allow(clippy::result_large_err)]
 
+pub mod backend;
+pub mod bench;
 pub mod dist;
 pub mod estimator;
 pub mod fit;
+pub mod host;
 pub mod interp;
+pub mod jit;
 pub mod optim;
 pub mod params;
 pub mod rng;

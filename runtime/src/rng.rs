@@ -65,13 +65,26 @@ impl RunKey {
     /// The stream of the draw at `site`, sub-stream `stream`, inside loops
     /// with the given indices (outermost first).
     pub fn site_stream(&self, site: u32, stream: u32, loop_indices: &[i64]) -> SiteRng {
-        let mut h = hash_words(&[self.seed, self.step, self.particle]);
-        h = mix64(h ^ ((site as u64) << 32 | stream as u64));
-        for &i in loop_indices {
-            h = mix64(h.wrapping_add(GOLDEN_GAMMA) ^ i as u64);
-        }
-        SiteRng { state: h }
+        stream_from_base(self.base(), site, stream, loop_indices)
     }
+
+    /// The hash of the run's part of every key; with
+    /// [`stream_from_base`] it gives the same streams as
+    /// [`RunKey::site_stream`] without rehashing the run for each draw.
+    pub fn base(&self) -> u64 {
+        hash_words(&[self.seed, self.step, self.particle])
+    }
+}
+
+/// The stream of `(site, stream, loop indices)` in the run whose
+/// [`RunKey::base`] is `base`.
+#[inline]
+pub fn stream_from_base(base: u64, site: u32, stream: u32, loop_indices: &[i64]) -> SiteRng {
+    let mut h = mix64(base ^ ((site as u64) << 32 | stream as u64));
+    for &i in loop_indices {
+        h = mix64(h.wrapping_add(GOLDEN_GAMMA) ^ i as u64);
+    }
+    SiteRng { state: h }
 }
 
 /// A SplitMix64 stream for one draw. Implements [`rand::Rng`], so every

@@ -8,12 +8,13 @@
 //! trained values, and a later `fit` continues from them unless its
 //! `init` option resets some.
 
+use crate::backend::{Backend, Prepared, Runs};
 use crate::fit::{EstimateReport, FitError, FitOptions, FitReport, estimate, fit};
 use crate::interp::{RunContext, run};
 use crate::params::ParamStore;
 use crate::rng::{RunKey, hash_words};
 use crate::value::Value;
-use vprog_compiler::lower::{CompiledValue, ConstValue, Program, Statement};
+use vprog_compiler::lower::{CompiledValue, ConstValue, FitSpec, Program, Statement};
 use vprog_lang::{Diagnostic, Span};
 
 /// What a `report` statement produced.
@@ -27,6 +28,9 @@ pub enum ReportValue {
 
 /// Receives what a session does.
 pub trait Sink {
+    /// Something worth a line on the console (the JIT falling back to the
+    /// interpreter, say).
+    fn note(&mut self, _message: &str) {}
     /// An objective was compiled (before it is trained or estimated).
     fn compiled(&mut self, _name: &str, _objective: &vprog_compiler::lower::CompiledObjective) {}
     /// A fit is about to start.
@@ -63,6 +67,8 @@ pub struct Session {
     pub store: ParamStore,
     /// The base seed; each statement derives its own from it.
     pub seed: u64,
+    /// The back end that runs fits and estimates (the JIT by default).
+    pub backend: Backend,
 }
 
 impl Session {
@@ -73,6 +79,7 @@ impl Session {
             program,
             store,
             seed,
+            backend: Backend::default(),
         }
     }
 
@@ -87,20 +94,14 @@ impl Session {
         for (index, st) in statements.into_iter().enumerate() {
             match st {
                 Statement::Fit(spec) => {
-                    let obj = self
-                        .program
-                        .compile_objective(spec.item, &spec.name, &spec.objective)
-                        .map_err(SessionError::Compile)?;
-                    sink.compiled(&spec.name, &obj);
-                    for (name, span, value) in &spec.init {
-                        self.set_param(name, *span, value, &obj.params_used)?;
+                    let (obj, opts) = self.prepare_fit(index, &spec)?;
+                    sink.compiled(&spec.name, obj.objective());
+                    if let Some(why) = &obj.fallback {
+                        sink.note(&format!(
+                            "`{}` runs on the interpreter: the JIT cannot compile it yet ({why})",
+                            spec.name
+                        ));
                     }
-                    let opts = FitOptions {
-                        optimizer: spec.optimizer.clone(),
-                        steps: spec.steps,
-                        particles: spec.particles,
-                        seed: spec.seed.unwrap_or_else(|| self.statement_seed(index)),
-                    };
                     sink.fit_started(&spec.name, spec.steps);
                     let name = spec.name.clone();
                     let report = fit(&obj, &mut self.store, &opts, |s, v| {
@@ -136,15 +137,45 @@ impl Session {
         Ok(())
     }
 
+    /// Prepares statement `index`, the fit `spec`, as [`Session::run`]
+    /// does before training: compiles its objective, sets the parameters
+    /// its `init` option names, and returns the objective with the fit's
+    /// options (its seed derived from the statement's index unless it sets
+    /// one). `vprog bench` prepares fits through this too, so it times what
+    /// `run` would train.
+    pub fn prepare_fit(
+        &mut self,
+        index: usize,
+        spec: &FitSpec,
+    ) -> Result<(Prepared, FitOptions), SessionError> {
+        let obj = self
+            .program
+            .compile_objective(spec.item, &spec.name, &spec.objective)
+            .map_err(SessionError::Compile)?;
+        for (name, span, value) in &spec.init {
+            self.set_param(name, *span, value, &obj.params_used)?;
+        }
+        let opts = FitOptions {
+            optimizer: spec.optimizer.clone(),
+            steps: spec.steps,
+            particles: spec.particles,
+            seed: spec.seed.unwrap_or_else(|| self.statement_seed(index)),
+        };
+        Ok((Prepared::new(obj, self.backend), opts))
+    }
+
     /// Evaluates a compiled report.
     pub fn evaluate(&self, compiled: &CompiledValue, seed: u64) -> Result<ReportValue, FitError> {
         match compiled {
-            CompiledValue::Estimate { objective, samples } => Ok(ReportValue::Estimate(estimate(
-                objective,
-                &self.store,
-                *samples,
-                seed,
-            )?)),
+            CompiledValue::Estimate { objective, samples } => {
+                let prepared = Prepared::new((**objective).clone(), self.backend);
+                Ok(ReportValue::Estimate(estimate(
+                    &prepared,
+                    &self.store,
+                    *samples,
+                    seed,
+                )?))
+            }
             CompiledValue::Value(func) => {
                 let mut ctx = RunContext::new(RunKey::new(seed, 0, 0));
                 let outs = run(func, &self.store.values(), &mut ctx)

@@ -541,6 +541,31 @@ func @dynamic(%x: f64, %lo: i64, %hi: i64) -> (f64, f64[?], f64) {
   return %p, %ys, %s
 }";
 
+/// A triangular double loop: the inner trip count is the outer index, so
+/// the inner loop's residuals have a different length in every outer
+/// iteration (they cannot be stacked into one rectangular array).
+const TRIANGULAR: &str = "
+func @triangular(%x: f64, %w: f64[4]) -> (f64) {
+  %lo = const 0 : i64
+  %n = const 4 : i64
+  %zero = const 0.0 : f64
+  %r = for<stacked=0> %lo, %n, %zero : f64 {
+    (%i: i64, %acc: f64):
+    %wi = index %w, %i : f64
+    %inner = for<stacked=0> %lo, %i, %acc : f64 {
+      (%j: i64, %b: f64):
+      %wj = index %w, %j : f64
+      %p = mul %wi, %wj : f64
+      %s = add %p, %x : f64
+      %t = tanh %s : f64
+      %next = add %b, %t : f64
+      yield %next
+    }
+    yield %inner
+  }
+  return %r
+}";
+
 /// The scalar part of `DYNAMIC`, for second derivatives.
 const DYNAMIC_SCALAR: &str = "
 func @dynamic_scalar(%x: f64, %n: i64) -> (f64) {
@@ -732,6 +757,20 @@ fn branch_inside_a_loop() {
         let args = vec![
             uniform(&mut rng, &[], -1.0, 1.0),
             uniform(&mut rng, &[5], -2.0, 2.0),
+        ];
+        check_first_order(&f, &args, &mut rng);
+        check_second_order(&f, &args, &mut rng);
+    }
+}
+
+#[test]
+fn triangular_loops() {
+    let f = read(TRIANGULAR);
+    let mut rng = rng(14);
+    for _ in 0..3 {
+        let args = vec![
+            uniform(&mut rng, &[], -1.0, 1.0),
+            uniform(&mut rng, &[4], -1.0, 1.0),
         ];
         check_first_order(&f, &args, &mut rng);
         check_second_order(&f, &args, &mut rng);

@@ -7,6 +7,9 @@
 //! exhaustive `match` over `Prim`, so adding a primitive without a row here
 //! fails to compile.
 //!
+//! Host functions (`host`, `host_partial`) are evaluated through a small
+//! registry of test functions with known gradients (`host_functions`).
+//!
 //! Each case's function is differentiated by the real transforms
 //! (`transform::jvp::jvp`, `transform::vjp::vjp`), every transformed
 //! function is verified, and all of them are evaluated by the interpreter at
@@ -60,10 +63,11 @@ use ndarray::{ArrayD, IxDyn};
 use num_dual::{Dual64, DualNum};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use vprog_compiler::ir::{Builder, Elem, Function, Type, ValueId, verify::verify};
 use vprog_compiler::prim::{GuardKind, Prim};
 use vprog_compiler::transform::{jvp::jvp, vjp::vjp};
+use vprog_runtime::host::{HostFunction, HostRegistry};
 use vprog_runtime::interp::{RunContext, run};
 use vprog_runtime::rng::RunKey;
 use vprog_runtime::value::{Tensor, Value};
@@ -399,8 +403,33 @@ fn dual_abs(x: Dual64) -> Dual64 {
 // ---- the checks -----------------------------------------------------------
 
 fn run_fn(f: &Function, args: &[Value]) -> Vec<Value> {
-    run(f, args, &mut RunContext::new(RunKey::new(0, 0, 0)))
-        .unwrap_or_else(|e| panic!("running {}: {e}", f.name))
+    let mut ctx = RunContext::new(RunKey::new(0, 0, 0));
+    ctx.host = Some(host_functions());
+    run(f, args, &mut ctx).unwrap_or_else(|e| panic!("running {}: {e}", f.name))
+}
+
+/// The host functions the `host` rows call: #0 is `x·sin y + x²/2`, #1 is
+/// `x³ − 2x`, each registered with its gradient.
+fn host_functions() -> Arc<HostRegistry> {
+    static REGISTRY: OnceLock<Arc<HostRegistry>> = OnceLock::new();
+    REGISTRY
+        .get_or_init(|| {
+            let mut registry = HostRegistry::new();
+            registry.register(HostFunction {
+                name: "wave".into(),
+                arity: 2,
+                value: Arc::new(|a: &[f64]| a[0] * a[1].sin() + 0.5 * a[0] * a[0]),
+                gradient: Arc::new(|a: &[f64]| vec![a[1].sin() + a[0], a[0] * a[1].cos()]),
+            });
+            registry.register(HostFunction {
+                name: "cubic".into(),
+                arity: 1,
+                value: Arc::new(|a: &[f64]| a[0].powi(3) - 2.0 * a[0]),
+                gradient: Arc::new(|a: &[f64]| vec![3.0 * a[0] * a[0] - 2.0]),
+            });
+            Arc::new(registry)
+        })
+        .clone()
 }
 
 fn max_abs(xs: &[f64]) -> f64 {
@@ -998,6 +1027,33 @@ rule_table! {
             },
         ),
     ],
+
+    // Host functions, through the test registry (`host_functions`): the
+    // rules sum the host's partial derivatives, which are not themselves
+    // differentiable.
+    Prim::Host { .. } => vec![
+        Case::new(
+            Prim::Host { id: 0, arity: 2 },
+            vec![real(&[], -2.0, 2.0), real(&[], -3.0, 3.0)],
+            dual(|a| {
+                let (x, y) = (a[0].d()[0], a[1].d()[0]);
+                vec![x * y.sin() + x * x * 0.5]
+            }),
+        ),
+        Case::new(
+            Prim::Host { id: 1, arity: 1 },
+            vec![real(&[], -2.0, 2.0)],
+            dual(|a| {
+                let x = a[0].d()[0];
+                vec![x * x * x - x * 2.0]
+            }),
+        ),
+    ],
+    Prim::HostPartial { .. } => vec![Case::new(
+        Prim::HostPartial { id: 0, arity: 2, wrt: 1 },
+        vec![real(&[], -2.0, 2.0), real(&[], -3.0, 3.0)],
+        Reference::Error,
+    )],
 }
 
 /// `L⁻¹ b` reading only the lower triangle of the row-major `n × n` `l`.

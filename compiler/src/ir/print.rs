@@ -179,6 +179,10 @@ fn prim_head(p: &Prim) -> String {
             format!("broadcast<{dims}>")
         }
         Prim::Guard { kind, what } => format!("guard<{}, {what:?}>", kind.name()),
+        Prim::Host { id, arity } => format!("host<id={id}, arity={arity}>"),
+        Prim::HostPartial { id, arity, wrt } => {
+            format!("host_partial<id={id}, arity={arity}, wrt={wrt}>")
+        }
         other => other.name().to_string(),
     }
 }

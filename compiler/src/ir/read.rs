@@ -447,6 +447,21 @@ impl Reader<'_, '_, '_> {
                 lx.expect('>')?;
                 OpKind::Prim(Prim::Guard { kind, what })
             }
+            "host" | "host_partial" => {
+                lx.expect('<')?;
+                let id = lx.keyed("id")? as u32;
+                lx.expect(',')?;
+                let arity = lx.keyed("arity")? as u32;
+                let prim = if name == "host" {
+                    Prim::Host { id, arity }
+                } else {
+                    lx.expect(',')?;
+                    let wrt = lx.keyed("wrt")? as u32;
+                    Prim::HostPartial { id, arity, wrt }
+                };
+                lx.expect('>')?;
+                OpKind::Prim(prim)
+            }
             "if" => OpKind::If,
             "for" => {
                 lx.expect('<')?;

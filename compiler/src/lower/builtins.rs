@@ -49,6 +49,28 @@ impl Lower<'_, '_> {
         Ok(v)
     }
 
+    /// Calls host function `id`: real scalar arguments (integers
+    /// promoted), one real result.
+    pub fn host_call(&mut self, id: u32, args: &[Arg], span: Span) -> LResult<Meta> {
+        let signature = &self.prog.host[id as usize];
+        let (name, arity) = (signature.name.clone(), signature.arity);
+        let (pos, named) = self.args(args)?;
+        self.no_named(&name, &named)?;
+        self.arity(&name, pos.len(), arity, span)?;
+        let mut values = Vec::with_capacity(arity);
+        for (m, s) in pos {
+            values.push(self.real_scalar(m, s, &format!("an argument of `{name}`"))?);
+        }
+        self.at(span, None);
+        Ok(Meta::Val(self.prim(
+            Prim::Host {
+                id,
+                arity: arity as u32,
+            },
+            &values,
+        )))
+    }
+
     /// Calls the builtin `name`.
     pub fn builtin(
         &mut self,

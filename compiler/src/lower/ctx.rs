@@ -314,6 +314,9 @@ impl<'p, 'f> Lower<'p, 'f> {
             let static_name = BUILTINS.iter().find(|b| **b == name).expect("builtin");
             return Ok(Meta::Builtin(super::meta::Builtin(static_name)));
         }
+        if let Some(id) = self.prog.host.iter().rposition(|h| h.name == name) {
+            return Ok(Meta::Host(id as u32));
+        }
         let mut d = Diagnostic::error("E0200", format!("cannot find `{name}` in this scope"), span)
             .with_primary_label("not found");
         let mut candidates: Vec<String> = BUILTINS.iter().map(|s| s.to_string()).collect();

@@ -495,6 +495,7 @@ impl Lower<'_, '_> {
         let f = self.expr(callee)?;
         match f {
             Meta::Builtin(b) => self.builtin(b.0, args, callee.span, span),
+            Meta::Host(id) => self.host_call(id, args, span),
             Meta::Fn(fref) => {
                 let (pos, named) = self.args(args)?;
                 self.call_function(&fref, pos, named, span)

@@ -144,6 +144,8 @@ pub enum Meta {
     Fn(FnRef),
     /// A builtin function.
     Builtin(Builtin),
+    /// A host function (its index in the program's host table).
+    Host(u32),
     /// A distribution with its parameters (IR values).
     Dist(DistKind, Vec<ValueId>),
     /// An expectation.
@@ -205,6 +207,7 @@ impl Meta {
             Meta::Gen(_) => "a generative function",
             Meta::Fn(_) => "a function",
             Meta::Builtin(_) => "a builtin function",
+            Meta::Host(_) => "a host function",
             Meta::Dist(..) => "a distribution",
             Meta::Expect(_) => "an expectation",
             Meta::Marginal { .. } => "a marginal",

@@ -13,6 +13,13 @@
 //! * [`Program::compile_value`] lowers a deterministic expression of the
 //!   parameters (a `report` of a number).
 //!
+//! The REPL and the embedding API ask for more (`entry.rs`): an
+//! expression's value with its type ([`Program::compile_entry`]), the IR
+//! after each pass ([`Program::compile_stages`]), and a generative function
+//! compiled to run forward ([`Program::compile_simulation`]). Host functions
+//! registered by an embedding are given to [`Program::load_with_host`] and
+//! become the `host` primitive.
+//!
 //! Lowering is a staged evaluator (`ctx.rs`, `expr.rs`, `stmt.rs`): it runs
 //! the program's structure at compile time — inlining every call,
 //! specializing generative functions to simulate / density / generate
@@ -25,6 +32,7 @@
 mod builtins;
 mod consts;
 mod ctx;
+mod entry;
 mod expr;
 mod genfn;
 mod linearity;
@@ -35,6 +43,7 @@ mod sir;
 mod stmt;
 
 pub use consts::ConstValue;
+pub use entry::{CompiledEntry, CompiledSimulation, SimulatedChoice, Stages, ValueType};
 pub use objective::{CompiledObjective, CompiledValue};
 pub use params::{Constraint, ParamInfo};
 
@@ -42,6 +51,7 @@ use meta::FnRef;
 use std::collections::HashMap;
 use std::rc::Rc;
 use vprog_lang::ast::{Expr, FunctionKind, ItemKind, SourceFile};
+use vprog_lang::check::HostSignature;
 use vprog_lang::{Diagnostic, FileId, SourceMap, Span};
 
 /// One parsed module.
@@ -78,6 +88,9 @@ pub struct Program {
     pub(crate) imports: Vec<Vec<usize>>,
     /// The learnable parameters.
     pub params: Vec<ParamInfo>,
+    /// The host functions the program may call; a call of `host[i]` is the
+    /// primitive `host<id=i>`.
+    pub host: Vec<HostSignature>,
 }
 
 /// A top-level statement the runtime executes.
@@ -151,6 +164,19 @@ impl Program {
         main: FileId,
         ast: SourceFile,
     ) -> Result<Program, Vec<Diagnostic>> {
+        Program::load_with_host(sources, main, ast, &[])
+    }
+
+    /// [`Program::load`] for a program that may call the host functions
+    /// `host` (see `vprog_lang::check::HostSignature`); the index of a
+    /// function in `host` is its id in the IR and in the runtime's host
+    /// registry.
+    pub fn load_with_host(
+        sources: &mut SourceMap,
+        main: FileId,
+        ast: SourceFile,
+        host: &[HostSignature],
+    ) -> Result<Program, Vec<Diagnostic>> {
         let mut modules = vec![Module {
             name: "main".into(),
             file: main,
@@ -213,10 +239,11 @@ impl Program {
                 imports: imports.clone(),
             })
             .collect();
-        let type_errors: Vec<Diagnostic> = vprog_lang::check::check_program(&checked)
-            .into_iter()
-            .filter(Diagnostic::is_error)
-            .collect();
+        let type_errors: Vec<Diagnostic> =
+            vprog_lang::check::check_program_with_host(&checked, host)
+                .into_iter()
+                .filter(Diagnostic::is_error)
+                .collect();
         if !type_errors.is_empty() {
             return Err(type_errors);
         }
@@ -288,6 +315,7 @@ impl Program {
             globals,
             imports,
             params,
+            host: host.to_vec(),
         };
         if errors.is_empty() {
             params::evaluate_inits(&mut program, &mut errors);

@@ -16,6 +16,7 @@
 
 use super::Program;
 use super::ctx::{Handler, LResult, Lower};
+use super::entry::{Stages, ValueType};
 use super::meta::Meta;
 use crate::ir::{Builder, Function, OpKind, Origin, ValueId, verify::verify};
 use crate::transform::{adev, simplify::simplify, vjp::vjp};
@@ -54,19 +55,19 @@ pub enum CompiledValue {
     Value(Function),
 }
 
-fn internal(e: impl std::fmt::Display, span: Span) -> Diagnostic {
+pub(super) fn internal(e: impl std::fmt::Display, span: Span) -> Diagnostic {
     Diagnostic::error("E0900", format!("internal compiler error: {e}"), span)
         .with_note("this is a bug in vprog; please report it with the program")
 }
 
-fn checked(f: Function, span: Span) -> LResult<Function> {
+pub(super) fn checked(f: Function, span: Span) -> LResult<Function> {
     verify(&f)
         .map_err(|e| internal(format!("the IR of `{}` does not verify: {e}", f.name), span))?;
     Ok(f)
 }
 
 impl Program {
-    fn new_lower<'p, 'f>(
+    pub(super) fn new_lower<'p, 'f>(
         &'p self,
         func: &'f mut Function,
         item: usize,
@@ -95,7 +96,12 @@ impl Program {
     }
 
     /// Lowers the body of the expectation `m` into `lower`'s function.
-    fn lower_expectation(lower: &mut Lower, m: Meta, span: Span, what: &str) -> LResult<ValueId> {
+    pub(super) fn lower_expectation(
+        lower: &mut Lower,
+        m: Meta,
+        span: Span,
+        what: &str,
+    ) -> LResult<ValueId> {
         let closure = match m {
             Meta::Expect(c) => c,
             other => {
@@ -132,14 +138,24 @@ impl Program {
         r
     }
 
-    fn finish_objective(
+    /// Runs the passes after lowering on the body of an objective. With
+    /// `stages`, records the IR after each named pass (for the REPL's
+    /// `:ir`).
+    pub(super) fn finish_objective(
         &self,
         mut body: Function,
         nested: Vec<(ValueId, Span)>,
         params_used: Vec<bool>,
         span: Span,
+        mut stages: Option<&mut Stages>,
     ) -> LResult<CompiledObjective> {
+        let mut record = |name: &'static str, f: &Function| {
+            if let Some(stages) = stages.as_deref_mut() {
+                stages.push((name, f.clone()));
+            }
+        };
         body = checked(body, span)?;
+        record("lower", &body);
         let nested_values: Vec<ValueId> = nested.iter().map(|(v, _)| *v).collect();
         if let Some((i, origin)) = super::linearity::check(&body, &nested_values) {
             let use_span = body.origin(origin).span.unwrap_or(span);
@@ -153,6 +169,7 @@ impl Program {
             .with_help("a nested expectation may only be added, subtracted, scaled, or passed to `add_cost`; write the whole computation as one `E { ... }`"));
         }
         let problems = adev::check_soundness(&mut body);
+        record("soundness", &body);
         if let Some(p) = problems.first() {
             let site: &Origin = body.origin(p.site);
             let site_span = site.span.unwrap_or(span);
@@ -189,13 +206,19 @@ impl Program {
             let s = body.origin(e.origin).span.unwrap_or(span);
             Diagnostic::error("E0503", e.message, s)
         })?;
-        let estimator = checked(simplify(&checked(estimator, span)?), span)?;
+        let estimator = checked(estimator, span)?;
+        record("adev", &estimator);
+        let estimator = checked(simplify(&estimator), span)?;
+        record("simplify", &estimator);
         let wrt = vec![true; estimator.body.params.len()];
         let gradient = vjp(&estimator, &wrt, &[false, true, false, false]).map_err(|e| {
             let s = estimator.origin(e.origin).span.unwrap_or(span);
             Diagnostic::error("E0504", e.message, s)
         })?;
-        let gradient = checked(simplify(&checked(gradient, span)?), span)?;
+        let gradient = checked(gradient, span)?;
+        record("vjp", &gradient);
+        let gradient = checked(simplify(&gradient), span)?;
+        record("simplify", &gradient);
         let has_enum = estimator.any_op(|op| matches!(op.kind, OpKind::EnumValue { .. }));
         let has_mvd = estimator.any_op(|op| matches!(op.kind, OpKind::MvdValue { .. }));
         Ok(CompiledObjective {
@@ -216,6 +239,18 @@ impl Program {
         name: &str,
         expr: &Expr,
     ) -> LResult<CompiledObjective> {
+        self.compile_objective_staged(item, name, expr, None)
+    }
+
+    /// [`Program::compile_objective`], recording the IR after each pass in
+    /// `stages`.
+    pub(super) fn compile_objective_staged(
+        &self,
+        item: usize,
+        name: &str,
+        expr: &Expr,
+        stages: Option<&mut Stages>,
+    ) -> LResult<CompiledObjective> {
         let mut func = Function::new(name);
         let (mut lower, params) = self.new_lower(&mut func, item);
         let m = lower.expr(expr)?;
@@ -224,7 +259,7 @@ impl Program {
         let nested = std::mem::take(&mut lower.nested);
         let used = lower.params_read.clone();
         lower.b.finish(params, vec![ret]);
-        self.finish_objective(func, nested, used, expr.span)
+        self.finish_objective(func, nested, used, expr.span, stages)
     }
 
     /// Compiles the top-level definition `name` of the main module (as seen
@@ -243,10 +278,27 @@ impl Program {
 
     /// Compiles the value of a `report`.
     pub fn compile_value(&self, item: usize, name: &str, expr: &Expr) -> LResult<CompiledValue> {
+        self.lower_value(item, name, expr, None)?.1
+    }
+
+    /// Lowers the value of `expr` (seen from top-level item `item`): its
+    /// type, and what a `report` of it compiles to — or the error a
+    /// `report` of it gives, for a value that cannot be reported (an
+    /// expectation, a generative function). The outer error is an error in
+    /// the expression itself. With `stages`, records the IR after each
+    /// named pass.
+    pub(super) fn lower_value(
+        &self,
+        item: usize,
+        name: &str,
+        expr: &Expr,
+        mut stages: Option<&mut Stages>,
+    ) -> LResult<(ValueType, LResult<CompiledValue>)> {
         let mut func = Function::new(name);
         let (mut lower, params) = self.new_lower(&mut func, item);
         let m = lower.expr(expr)?;
-        match m {
+        let ty = ValueType::of(&lower, &m);
+        let compiled = match m {
             Meta::Estimate { objective, samples } => {
                 let ret = Self::lower_expectation(
                     &mut lower,
@@ -257,8 +309,10 @@ impl Program {
                 let nested = std::mem::take(&mut lower.nested);
                 let used = lower.params_read.clone();
                 lower.b.finish(params, vec![ret]);
+                let objective =
+                    self.finish_objective(func, nested, used, expr.span, stages.as_deref_mut())?;
                 Ok(CompiledValue::Estimate {
-                    objective: Box::new(self.finish_objective(func, nested, used, expr.span)?),
+                    objective: Box::new(objective),
                     samples,
                 })
             }
@@ -271,7 +325,15 @@ impl Program {
             other => match other.leaves() {
                 Some(leaves) if !leaves.is_empty() => {
                     lower.b.finish(params, leaves);
-                    Ok(CompiledValue::Value(checked(simplify(&func), expr.span)?))
+                    let func = checked(func, expr.span)?;
+                    if let Some(stages) = stages.as_deref_mut() {
+                        stages.push(("lower", func.clone()));
+                    }
+                    let func = checked(simplify(&func), expr.span)?;
+                    if let Some(stages) = stages {
+                        stages.push(("simplify", func.clone()));
+                    }
+                    Ok(CompiledValue::Value(func))
                 }
                 _ => Err(Diagnostic::error(
                     "E0506",
@@ -280,6 +342,7 @@ impl Program {
                 )
                 .with_help("report a number, an array, or `estimate(objective, samples = n)`")),
             },
-        }
+        };
+        Ok((ty, compiled))
     }
 }

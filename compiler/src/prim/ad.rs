@@ -316,6 +316,18 @@ pub fn jvp(
             })
         }
         Prim::Tril | Prim::Diagonal | Prim::DiagMatrix => t(0).map(|d| b.un(prim.clone(), d)),
+        Prim::Host { id, arity } => {
+            // df = Σₖ ∂f/∂xₖ · dxₖ, with the partials the host supplies.
+            let mut sum = None;
+            for k in 0..*arity {
+                let term = scale(b, t(k as usize), |b| {
+                    b.prim(host_partial(*id, *arity, k), args)
+                });
+                sum = b.add_opt(sum, term);
+            }
+            sum
+        }
+        Prim::HostPartial { .. } => return Err(host_partial_not_differentiable()),
     };
     Ok(out)
 }
@@ -583,8 +595,35 @@ pub fn vjp(
                 out[0] = Some(b.un(Prim::Diagonal, ct));
             }
         }
+        Prim::Host { id, arity } => {
+            // x̄ₖ = z̄ · ∂f/∂xₖ.
+            for (k, slot) in out.iter_mut().enumerate() {
+                if need(k) {
+                    let partial = b.prim(host_partial(*id, *arity, k as u32), args);
+                    *slot = Some(b.mul(ct, partial));
+                }
+            }
+        }
+        Prim::HostPartial { .. } => {
+            if (0..args.len()).any(need) {
+                return Err(host_partial_not_differentiable());
+            }
+        }
     }
     Ok(out)
+}
+
+fn host_partial(id: u32, arity: u32, wrt: u32) -> Prim {
+    Prim::HostPartial { id, arity, wrt }
+}
+
+/// A host function is registered with its first derivative only.
+fn host_partial_not_differentiable() -> NotDifferentiable {
+    NotDifferentiable {
+        prim: "host_partial",
+        why: "a host function is registered with its first derivative only, \
+              so it cannot be differentiated twice",
+    }
 }
 
 /// ∂P(a, x)/∂x = exp((a − 1) ln x − x − ln Γ(a)).

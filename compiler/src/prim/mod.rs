@@ -242,6 +242,27 @@ pub enum Prim {
         /// What the operand is, for the message.
         what: String,
     },
+
+    /// `f(x₁, ..., xₙ)` for the host function `id`: a function of real
+    /// scalars registered by the embedding program, evaluated by the
+    /// runtime through its host registry. Its derivative is the sum of its
+    /// partial derivatives ([`Prim::HostPartial`]), which the host supplies.
+    Host {
+        /// The host function's index in the registry.
+        id: u32,
+        /// Its number of operands.
+        arity: u32,
+    },
+    /// `∂f/∂x_wrt (x₁, ..., xₙ)` for the host function `id`, as its
+    /// registered derivative computes it. Not differentiable itself.
+    HostPartial {
+        /// The host function's index in the registry.
+        id: u32,
+        /// Its number of operands.
+        arity: u32,
+        /// The operand the derivative is taken with respect to.
+        wrt: u32,
+    },
 }
 
 /// A type error in applying a primitive (a compiler bug when it happens
@@ -325,6 +346,8 @@ impl Prim {
             Prim::DiagMatrix => "diag_matrix",
             Prim::StopGrad => "stop_grad",
             Prim::Guard { .. } => "guard",
+            Prim::Host { .. } => "host",
+            Prim::HostPartial { .. } => "host_partial",
         }
     }
 
@@ -684,6 +707,20 @@ impl Prim {
                     return err(format!("guard<{}> needs {}", kind.name(), want.name()));
                 }
                 Ok(args[0].clone())
+            }
+            Prim::Host { arity: n, .. } | Prim::HostPartial { arity: n, .. } => {
+                arity(*n as usize)?;
+                if let Prim::HostPartial { wrt, .. } = self
+                    && wrt >= n
+                {
+                    return err(format!("host_partial with respect to operand {wrt} of {n}"));
+                }
+                for a in args {
+                    if *a != Type::f64() {
+                        return err(format!("{} needs real scalars, got {a}", self.name()));
+                    }
+                }
+                Ok(Type::f64())
             }
         }
     }

@@ -9,8 +9,10 @@
 //!    emitted in this region or an enclosing one is replaced by it.
 //! 2. **Remove the dead.** A backward liveness pass keeps the function's
 //!    results, every effect (random choices, costs), everything they depend
-//!    on, and every region value of a kept structured op; the rest is
-//!    dropped.
+//!    on, and the region values of a kept structured op; the rest is
+//!    dropped. A loop's stacked outputs that nobody reads are dropped with
+//!    the body values only they needed (reverse mode stacks every body
+//!    value as a residual and relies on this to keep only the used ones).
 //!
 //! Multiplication by zero is *not* folded: `x · 0` is NaN for an infinite
 //! `x`, and hiding that would hide a bug from the NaN check.
@@ -151,12 +153,37 @@ fn has_effect(f: &Function, op: &Op) -> bool {
 
 fn mark_live(f: &Function, region: &Region, live: &mut HashSet<ValueId>, keep: &mut HashSet<u32>) {
     live.extend(region.results.iter().copied());
+    mark_ops(f, region, live, keep);
+}
+
+/// The body results of a loop that are still needed: every carried value
+/// and the stacked values whose stacks are used.
+fn live_loop_results(op: &Op, live: &HashSet<ValueId>) -> Vec<bool> {
+    let n_carry = op.args.len() - 2;
+    (0..op.regions[0].results.len())
+        .map(|k| k < n_carry || live.contains(&op.results[k]))
+        .collect()
+}
+
+fn mark_ops(f: &Function, region: &Region, live: &mut HashSet<ValueId>, keep: &mut HashSet<u32>) {
     for &id in region.ops.iter().rev() {
         let op = f.op(id);
         let needed = has_effect(f, op) || op.results.iter().any(|r| live.contains(r));
-        if needed {
-            keep.insert(id.0);
-            live.extend(op.args.iter().copied());
+        if !needed {
+            continue;
+        }
+        keep.insert(id.0);
+        live.extend(op.args.iter().copied());
+        if let OpKind::For { .. } = op.kind {
+            let body = &op.regions[0];
+            let wanted = live_loop_results(op, live);
+            for (&r, w) in body.results.iter().zip(wanted) {
+                if w {
+                    live.insert(r);
+                }
+            }
+            mark_ops(f, body, live, keep);
+        } else {
             for r in &op.regions {
                 mark_live(f, r, live, keep);
             }
@@ -168,6 +195,21 @@ fn rebuild(
     f: &Function,
     region: &Region,
     keep: &HashSet<u32>,
+    live: &HashSet<ValueId>,
+    b: &mut Builder,
+    env: &mut Env,
+) -> Region {
+    rebuild_with(f, region, None, keep, live, b, env)
+}
+
+/// Rebuilds `region` keeping the ops in `keep`; `results`, if given, says
+/// which of the region's results to keep.
+fn rebuild_with(
+    f: &Function,
+    region: &Region,
+    results: Option<&[bool]>,
+    keep: &HashSet<u32>,
+    live: &HashSet<ValueId>,
     b: &mut Builder,
     env: &mut Env,
 ) -> Region {
@@ -177,26 +219,58 @@ fn rebuild(
             env.insert(old, new);
         }
         for &id in &region.ops {
-            if !keep.contains(&id.0) {
-                continue;
-            }
-            let op = f.op(id);
-            let args: Vec<ValueId> = op.args.iter().map(|&a| lookup(env, a)).collect();
-            let regions: Vec<Region> = op
-                .regions
-                .iter()
-                .map(|r| rebuild(f, r, keep, b, env))
-                .collect();
-            let types = op.results.iter().map(|&r| f.ty(r).clone()).collect();
-            let saved = super::enter_origin(b, f, op);
-            let results = b.push(op.kind.clone(), args, types, regions);
-            b.set_origin(saved);
-            for (&old, &new) in op.results.iter().zip(&results) {
-                env.insert(old, new);
+            if keep.contains(&id.0) {
+                rebuild_op(f, f.op(id), keep, live, b, env);
             }
         }
-        region.results.iter().map(|&r| lookup(env, r)).collect()
+        region
+            .results
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| results.is_none_or(|w| w[*k]))
+            .map(|(_, &r)| lookup(env, r))
+            .collect()
     })
+}
+
+fn rebuild_op(
+    f: &Function,
+    op: &Op,
+    keep: &HashSet<u32>,
+    live: &HashSet<ValueId>,
+    b: &mut Builder,
+    env: &mut Env,
+) {
+    let args: Vec<ValueId> = op.args.iter().map(|&a| lookup(env, a)).collect();
+    let saved = super::enter_origin(b, f, op);
+    // A loop drops the stacked results nobody reads.
+    let (kind, wanted) = match op.kind {
+        OpKind::For { .. } => {
+            let wanted = live_loop_results(op, live);
+            let n_carry = op.args.len() - 2;
+            let stacked = wanted[n_carry..].iter().filter(|&&w| w).count() as u32;
+            (OpKind::For { stacked }, Some(wanted))
+        }
+        _ => (op.kind.clone(), None),
+    };
+    let regions: Vec<Region> = op
+        .regions
+        .iter()
+        .map(|r| rebuild_with(f, r, wanted.as_deref(), keep, live, b, env))
+        .collect();
+    let kept: Vec<ValueId> = op
+        .results
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| wanted.as_ref().is_none_or(|w| w[*k]))
+        .map(|(_, &r)| r)
+        .collect();
+    let types = kept.iter().map(|&r| f.ty(r).clone()).collect();
+    let results = b.push(kind, args, types, regions);
+    b.set_origin(saved);
+    for (&old, &new) in kept.iter().zip(&results) {
+        env.insert(old, new);
+    }
 }
 
 /// Removes the operations that neither reach a result nor have an effect.
@@ -207,7 +281,7 @@ pub fn eliminate_dead_code(f: &Function) -> Function {
     let mut out = Function::new(f.name.clone());
     let mut b = Builder::new(&mut out);
     let mut env = Env::new();
-    let body = rebuild(f, &f.body, &keep, &mut b, &mut env);
+    let body = rebuild(f, &f.body, &keep, &live, &mut b, &mut env);
     b.finish(body.params.clone(), body.results.clone());
     // The rebuilt body region's ops are in `body`; install them.
     out.body = body;

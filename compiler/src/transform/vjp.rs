@@ -14,31 +14,99 @@
 //! cotangents; symbolic zeros are never materialized unless a region must
 //! yield them.
 //!
-//! **Control flow by recomputation.** A structured region's intermediate
-//! values are not visible after it, so the backward sweep of a region
-//! *recomputes* the region's forward ops and then sweeps back over them.
+//! **Control flow.** A structured region's intermediate values are not
+//! visible after it, so the backward sweep must get them back.
 //!
 //! * `if c { A } else { B }` becomes, in the backward sweep,
-//!   `if c { fwd(A); bwd(A) } else { fwd(B); bwd(B) }`, each branch yielding
-//!   the cotangents of the values the `if` uses from outside.
-//! * A `for` loop's forward copy additionally stacks the carried values at
-//!   the entry of each iteration. The backward loop runs the iterations in
-//!   reverse; iteration `i` reads its entry carries from that stack, recomputes
-//!   the body's forward ops, and sweeps back over them, carrying the
-//!   carries' cotangents and accumulating those of the loop's free
-//!   variables.
-//!
-//! The cost is one extra forward evaluation per level of nesting — the
-//! classic trade of memory for recomputation (checkpointing at region
-//! boundaries); the tape is just the stacked loop carries.
+//!   `if c { fwd(A); bwd(A) } else { fwd(B); bwd(B) }`: the branch is
+//!   recomputed, each branch yielding the cotangents of the values the `if`
+//!   uses from outside.
+//! * A `for` loop's forward copy additionally *stacks its residuals*: per
+//!   iteration, every value its body defines at top level (the index, the
+//!   entry carries, each operation's results) and, recursively, the stacks
+//!   of the loops nested in it. The backward loop runs the iterations in
+//!   reverse; iteration `i` reads its residuals at row `i` and sweeps back
+//!   over the body, carrying the carries' cotangents and accumulating those
+//!   of the loop's free variables. Residuals the backward sweep does not
+//!   read are removed by dead-code elimination (`simplify.rs` drops unused
+//!   stacked loop outputs), so the tape holds what the derivative rules
+//!   need and nothing else.
+//! * When a residual's length varies between iterations (an inner loop
+//!   whose trip count depends on the outer index), the rows cannot be
+//!   stacked into one array: that loop stacks only its index and entry
+//!   carries and the backward sweep recomputes each iteration's forward
+//!   ops from them — memory traded for one extra forward evaluation.
 
-use super::{Env, TransformError, activity, copy_op, copy_region, free_vars, lookup};
+use super::{Env, TransformError, activity, copy_op, free_vars, lookup};
 use crate::ir::{Builder, Function, Op, OpKind, Region, Type, ValueId};
 use crate::prim::{Prim, ad};
 use std::collections::{HashMap, HashSet};
 
 /// Cotangents accumulated so far, keyed by source values.
 type Cotangents = HashMap<ValueId, ValueId>;
+
+/// The tapes of a region's active loops, by the loop's position.
+type Tapes = HashMap<usize, Tape>;
+
+/// What an active loop's forward copy stored for its backward sweep: per
+/// source value defined at the top level of its body, the value's stack
+/// over iterations; and the tapes of the loops nested in the body, stacked
+/// likewise. When some residual's length varies between iterations (a
+/// loop nested with a trip count that depends on the outer index), only
+/// the body's parameters are stacked and the backward sweep recomputes each
+/// iteration from them.
+#[derive(Clone, Debug)]
+struct Tape {
+    values: Vec<(ValueId, ValueId)>,
+    nested: Tapes,
+    /// Whether `values` holds only the body's parameters (the index and
+    /// the entry carries), the rest to be recomputed per iteration.
+    recompute: bool,
+}
+
+impl Tape {
+    /// The stacks, in a fixed order (to stack them again in an outer loop).
+    fn flatten(&self) -> Vec<ValueId> {
+        let mut out: Vec<ValueId> = self.values.iter().map(|&(_, s)| s).collect();
+        let mut positions: Vec<&usize> = self.nested.keys().collect();
+        positions.sort();
+        for pos in positions {
+            out.extend(self.nested[pos].flatten());
+        }
+        out
+    }
+
+    /// This tape's structure over new stacks (in `flatten` order).
+    fn rebuild(&self, stacks: &mut impl Iterator<Item = ValueId>) -> Tape {
+        let values = self
+            .values
+            .iter()
+            .map(|&(v, _)| (v, stacks.next().expect("stack")))
+            .collect();
+        let mut positions: Vec<usize> = self.nested.keys().copied().collect();
+        positions.sort();
+        let nested = positions
+            .into_iter()
+            .map(|pos| (pos, self.nested[&pos].rebuild(stacks)))
+            .collect();
+        Tape {
+            values,
+            nested,
+            recompute: self.recompute,
+        }
+    }
+
+    /// The tape of one iteration of the enclosing loop: every stack indexed
+    /// at `rel` (for a tape stacked by an outer loop).
+    fn at(&self, b: &mut Builder, rel: ValueId) -> Tape {
+        let flat: Vec<ValueId> = self
+            .flatten()
+            .into_iter()
+            .map(|s| b.prim(Prim::Index, &[s, rel]))
+            .collect();
+        self.rebuild(&mut flat.into_iter())
+    }
+}
 
 struct Vjp<'s> {
     src: &'s Function,
@@ -58,15 +126,10 @@ impl Vjp<'_> {
         self.active.contains(&v)
     }
 
-    /// Copies `region`'s ops forward (stacking loop carries for the
-    /// backward sweep), binding values in `env`. Returns, per `for` op, the
-    /// stacked entry carries.
-    fn forward(
-        &self,
-        b: &mut Builder,
-        region: &Region,
-        env: &mut Env,
-    ) -> HashMap<usize, Vec<ValueId>> {
+    /// Copies `region`'s ops forward, binding values in `env`; active
+    /// loops also stack their residuals. Returns the tape of each active
+    /// `for` op, by its position in the region.
+    fn forward(&self, b: &mut Builder, region: &Region, env: &mut Env) -> Tapes {
         let mut tapes = HashMap::new();
         for (pos, &id) in region.ops.iter().enumerate() {
             let op = self.src.op(id);
@@ -82,9 +145,11 @@ impl Vjp<'_> {
         tapes
     }
 
-    /// The forward copy of an active `for` loop, which also stacks the
-    /// carries at the entry of each iteration. Returns the stacks.
-    fn forward_loop(&self, b: &mut Builder, op: &Op, env: &mut Env) -> Vec<ValueId> {
+    /// The forward copy of an active `for` loop, which also stacks, per
+    /// iteration, every value its body defines at top level (its parameters
+    /// and its operations' results) and the tapes of the loops nested in
+    /// it: the residuals the backward sweep reads instead of recomputing.
+    fn forward_loop(&self, b: &mut Builder, op: &Op, env: &mut Env) -> Tape {
         let OpKind::For { stacked } = op.kind else {
             unreachable!()
         };
@@ -92,17 +157,67 @@ impl Vjp<'_> {
         let n_carry = op.args.len() - 2;
         let args: Vec<ValueId> = op.args.iter().map(|&a| lookup(env, a)).collect();
         let trip = static_trip(self.src, op);
-        let mut region = copy_region(b, self.src, body, env);
-        // Append the entry carries (the region's params after the index)
-        // as extra stacked outputs.
-        let entry_carries = region.params[1..].to_vec();
-        region.results.extend(entry_carries);
+        let types: Vec<Type> = body
+            .params
+            .iter()
+            .map(|&p| self.src.ty(p).clone())
+            .collect();
+        let mut residual_src: Vec<ValueId> = Vec::new();
+        let mut nested_shape: Tapes = HashMap::new();
+        let mut recompute = false;
+        let region = b.region(&types, |b, params| {
+            let mut inner = env.clone();
+            for (&old, &new) in body.params.iter().zip(params) {
+                inner.insert(old, new);
+            }
+            let nested = self.forward(b, body, &mut inner);
+            let mut yields: Vec<ValueId> =
+                body.results.iter().map(|&r| lookup(&inner, r)).collect();
+            residual_src.extend(body.params.iter().copied());
+            for &id in &body.ops {
+                residual_src.extend(self.src.op(id).results.iter().copied());
+            }
+            let mut positions: Vec<&usize> = nested.keys().collect();
+            positions.sort();
+            let nested_stacks: Vec<ValueId> =
+                positions.iter().flat_map(|p| nested[p].flatten()).collect();
+            // A residual whose length varies from iteration to iteration (a
+            // dynamic dimension) cannot be stacked: keep only the entry
+            // values and recompute the iteration in the backward sweep.
+            let dynamic = |t: &Type| t.shape.contains(&crate::ir::DYNAMIC);
+            recompute = residual_src.iter().any(|&v| dynamic(self.src.ty(v)))
+                || nested_stacks.iter().any(|&v| dynamic(&b.ty(v)));
+            if recompute {
+                residual_src.truncate(body.params.len());
+            }
+            yields.extend(residual_src.iter().map(|&v| lookup(&inner, v)));
+            if !recompute {
+                yields.extend(nested_stacks);
+                nested_shape = nested;
+            }
+            yields
+        });
         let results = b.for_(args[0], args[1], &args[2..], region, trip);
         let original = n_carry + stacked as usize;
         for (&old, &new) in op.results.iter().zip(&results[..original]) {
             env.insert(old, new);
         }
-        results[original..].to_vec()
+        let mut stacks = results[original..].iter().copied();
+        let values = residual_src
+            .iter()
+            .map(|&v| (v, stacks.next().expect("residual")))
+            .collect();
+        let mut positions: Vec<usize> = nested_shape.keys().copied().collect();
+        positions.sort();
+        let nested = positions
+            .into_iter()
+            .map(|pos| (pos, nested_shape[&pos].rebuild(&mut stacks)))
+            .collect();
+        Tape {
+            values,
+            nested,
+            recompute,
+        }
     }
 
     /// The backward sweep over `region`, whose forward ops were emitted
@@ -113,7 +228,7 @@ impl Vjp<'_> {
         b: &mut Builder,
         region: &Region,
         env: &Env,
-        tapes: &HashMap<usize, Vec<ValueId>>,
+        tapes: &Tapes,
         cts: &mut Cotangents,
     ) -> Result<(), TransformError> {
         for (pos, &id) in region.ops.iter().enumerate().rev() {
@@ -232,7 +347,7 @@ impl Vjp<'_> {
         b: &mut Builder,
         op: &Op,
         env: &Env,
-        tape: &[ValueId],
+        tape: &Tape,
         cts: &mut Cotangents,
     ) -> Result<(), TransformError> {
         let body = &op.regions[0];
@@ -265,13 +380,20 @@ impl Vjp<'_> {
             let top = b.sub(hi, one);
             let i = b.sub(top, j);
             let rel = b.sub(i, lo);
+            // The iteration's residuals, read from the tape.
             let mut inner_env = env.clone();
-            inner_env.insert(body.params[0], i);
-            for (&stack, &param) in tape.iter().zip(&body.params[1..]) {
-                let entry = b.prim(Prim::Index, &[stack, rel]);
-                inner_env.insert(param, entry);
+            for &(v, stack) in &tape.values {
+                let x = b.prim(Prim::Index, &[stack, rel]);
+                inner_env.insert(v, x);
             }
-            let tapes = self.forward(b, body, &mut inner_env);
+            let tapes: Tapes = if tape.recompute {
+                self.forward(b, body, &mut inner_env)
+            } else {
+                tape.nested
+                    .iter()
+                    .map(|(&pos, t)| (pos, t.at(b, rel)))
+                    .collect()
+            };
             let mut inner: Cotangents = HashMap::new();
             for (slot, &k) in carried.iter().enumerate() {
                 let r = body.results[k];
@@ -303,9 +425,15 @@ impl Vjp<'_> {
             Ok(yields)
         })?;
         let zero = b.i64(0);
-        let n = b.sub(hi, lo);
-        // An empty range (hi ≤ lo) runs no iterations either way.
-        let outs = b.for_(zero, n, &inits, region, None);
+        // A static trip count stays static, so that differentiating this
+        // program again stacks its residuals with a known length. An empty
+        // range (hi ≤ lo) runs no iterations either way.
+        let trip = static_trip(self.src, op);
+        let n = match trip {
+            Some(t) => b.i64(t as i64),
+            None => b.sub(hi, lo),
+        };
+        let outs = b.for_(zero, n, &inits, region, trip);
         for (slot, &k) in carried.iter().enumerate() {
             add_ct(b, cts, op.args[2 + k], outs[slot]);
         }

@@ -110,6 +110,10 @@ impl Body<'_, '_> {
                 let args = self.args(args);
                 self.call_function(id, args, span)
             }
+            Ty::Func(Some(Callable::Host(host))) => {
+                let args = self.args(args);
+                self.call_host(host, args, span)
+            }
             Ty::Gen(g) => {
                 let args = self.args(args);
                 self.apply_gen(g, args, callee.span, span)
@@ -128,6 +132,35 @@ impl Body<'_, '_> {
                 Ty::Any
             }
         }
+    }
+
+    /// A call of host function `host`: `arity` real scalars (E0400,
+    /// E0401, E0212), a real result.
+    fn call_host(&mut self, host: usize, args: Args<'_>, span: Span) -> Ty {
+        let signature = &self.ck.host[host];
+        let (name, arity) = (signature.name.clone(), signature.arity);
+        for named in &args.named {
+            self.report(Diagnostic::error(
+                "E0401",
+                format!("`{name}` has no option `{}`", named.name.name),
+                named.name.span,
+            ));
+        }
+        if args.positional.len() != arity {
+            self.report(Diagnostic::error(
+                "E0400",
+                format!(
+                    "`{name}` takes {arity} argument(s), but {} were given",
+                    args.positional.len()
+                ),
+                span,
+            ));
+            return Ty::real();
+        }
+        for (ty, arg_span) in &args.positional {
+            self.real_scalar(ty, *arg_span, &format!("an argument of `{name}`"));
+        }
+        Ty::real()
     }
 
     /// A call of the `fn` `id`.

@@ -108,7 +108,32 @@ pub struct Module<'a> {
 /// assert_eq!(diagnostics[0].message, "`+` cannot combine real and bool");
 /// ```
 pub fn check_program(modules: &[Module<'_>]) -> Vec<Diagnostic> {
+    check_program_with_host(modules, &[])
+}
+
+/// Every builtin name (spec §8): functions, distributions, optimizers and
+/// the constant `pi`.
+pub fn builtin_names() -> &'static [&'static str] {
+    builtins::BUILTINS
+}
+
+/// A function the embedding Rust program provides (a *host function*):
+/// programs call it by name with `arity` real scalars and get a real.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostSignature {
+    /// The name programs call it by.
+    pub name: String,
+    /// The number of real arguments.
+    pub arity: usize,
+}
+
+/// [`check_program`] for a program that may also call the host functions
+/// `host` (each `fn(real, ..., real) -> real`). A host function is found
+/// after the program's own definitions and the builtins; when two have one
+/// name, the later one counts.
+pub fn check_program_with_host(modules: &[Module<'_>], host: &[HostSignature]) -> Vec<Diagnostic> {
     let mut checker = Checker::new(modules);
+    checker.host = host;
     checker.run();
     let mut diagnostics = checker.diagnostics;
     diagnostics.sort_by_key(|d| (d.span.file, d.span.start, d.span.end));
@@ -187,6 +212,8 @@ pub(crate) struct Checker<'a> {
     /// How deep the checker is: expressions being checked, one inside
     /// another, across the bodies checked on demand.
     pub depth: usize,
+    /// The host functions programs may call.
+    pub host: &'a [HostSignature],
 }
 
 /// How deep the checker may be when it starts checking another body on
@@ -207,6 +234,7 @@ impl<'a> Checker<'a> {
             item_types: Vec::new(),
             diagnostics: Vec::new(),
             depth: 0,
+            host: &[],
         };
         for m in 0..modules.len() {
             checker.collect_globals(m);

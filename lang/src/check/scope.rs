@@ -362,7 +362,10 @@ impl<'c, 'a> Body<'c, 'a> {
                 Global::Function(id) => self.function_value(id),
             });
         }
-        builtins::builtin_value(name)
+        builtins::builtin_value(name).or_else(|| {
+            let host = self.ck.host.iter().rposition(|h| h.name == name)?;
+            Some(Ty::Func(Some(Callable::Host(host))))
+        })
     }
 
     /// The value of a function declaration used by name.
@@ -440,6 +443,7 @@ impl<'c, 'a> Body<'c, 'a> {
             candidates.extend(names.into_iter().map(str::to_string));
         }
         candidates.extend(builtins::BUILTINS.iter().map(|b| b.to_string()));
+        candidates.extend(self.ck.host.iter().map(|h| h.name.clone()));
         let limit = name.chars().count().max(3) / 3;
         candidates
             .into_iter()

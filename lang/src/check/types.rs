@@ -266,6 +266,8 @@ pub(crate) enum Callable {
     User(FuncId),
     /// A builtin function.
     Builtin(&'static str),
+    /// A host function (an index into the checker's host table).
+    Host(usize),
 }
 
 /// The type of a value, as far as the checker knows it.

@@ -151,7 +151,8 @@ fn sample_dirichlet(
         .collect()
 }
 
-fn standard_normal(rng: &mut SiteRng) -> f64 {
+/// A standard normal draw (the draw every normal sample scales).
+pub fn standard_normal(rng: &mut SiteRng) -> f64 {
     StandardNormal.sample(rng)
 }
 

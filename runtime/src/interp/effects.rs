@@ -75,6 +75,8 @@ pub struct RunContext {
     pub enum_events: Vec<EnumEvent>,
     /// The `mvd` sites sampled, in order.
     pub mvd_events: Vec<MvdEvent>,
+    /// The host functions the program may call.
+    pub host: Option<std::sync::Arc<crate::host::HostRegistry>>,
     events: usize,
     // Backward sweeps recompute regions, so a run may evaluate one site
     // instance several times; it records each instance once.
@@ -223,8 +225,21 @@ fn mvd_sample(
 /// Evaluates a draw, forcing-table read, or mvd operation.
 pub(crate) fn apply(op: &Op, it: &mut Interp) -> Result<Value, String> {
     let owned: Vec<Value> = op.args.iter().map(|&a| it.get(a).clone()).collect();
+    let ty = it.func.ty(op.results[0]).clone();
+    eval_effect(&op.kind, &owned, &ty, it.ctx)
+}
+
+/// Evaluates the effect operation `kind` on argument values `owned`, with
+/// result type `result_ty`, in `ctx` (shared by the interpreter and the
+/// JIT's runtime calls, so both record the same events).
+pub(crate) fn eval_effect(
+    kind: &OpKind,
+    owned: &[Value],
+    result_ty: &vprog_compiler::ir::Type,
+    ctx: &mut RunContext,
+) -> Result<Value, String> {
     let vals: Vec<&Value> = owned.iter().collect();
-    match &op.kind {
+    match kind {
         OpKind::Draw {
             dist,
             site,
@@ -233,7 +248,7 @@ pub(crate) fn apply(op: &Op, it: &mut Interp) -> Result<Value, String> {
         } => {
             let np = *num_params as usize;
             let indices = indices_of(&vals[np..]);
-            draw(&*it.ctx, *dist, &vals[..np], *site, *stream, &indices)
+            draw(&*ctx, *dist, &vals[..np], *site, *stream, &indices)
         }
         OpKind::EnumValue { site, boolean } => {
             let support = vals[0].as_i64().unwrap_or(0);
@@ -246,10 +261,10 @@ pub(crate) fn apply(op: &Op, it: &mut Interp) -> Result<Value, String> {
                 site: *site,
                 indices: indices_of(&vals[1..]),
             };
-            if let Some(&i) = it.ctx.seen.get(&key) {
-                return Ok(it.ctx.enum_events[i].value.clone());
+            if let Some(&i) = ctx.seen.get(&key) {
+                return Ok(ctx.enum_events[i].value.clone());
             }
-            let (value, extended) = match it.ctx.forced.get(&key) {
+            let (value, extended) = match ctx.forced.get(&key) {
                 Some(v) => (v.clone(), false),
                 None => (
                     if *boolean {
@@ -260,9 +275,9 @@ pub(crate) fn apply(op: &Op, it: &mut Interp) -> Result<Value, String> {
                     true,
                 ),
             };
-            let order = it.ctx.next_order();
-            it.ctx.seen.insert(key.clone(), it.ctx.enum_events.len());
-            it.ctx.enum_events.push(EnumEvent {
+            let order = ctx.next_order();
+            ctx.seen.insert(key.clone(), ctx.enum_events.len());
+            ctx.enum_events.push(EnumEvent {
                 key,
                 support,
                 value: value.clone(),
@@ -281,17 +296,17 @@ pub(crate) fn apply(op: &Op, it: &mut Interp) -> Result<Value, String> {
                 site: *site,
                 indices: indices_of(&vals[np..]),
             };
-            if let Some(v) = it.ctx.forced.get(&key) {
+            if let Some(v) = ctx.forced.get(&key) {
                 return Ok(v.clone());
             }
-            if let Some(&i) = it.ctx.seen_mvd.get(&key) {
-                return Ok(it.ctx.mvd_events[i].value.clone());
+            if let Some(&i) = ctx.seen_mvd.get(&key) {
+                return Ok(ctx.mvd_events[i].value.clone());
             }
             let (value, alternatives, aux, param_len) =
-                mvd_sample(&*it.ctx, *dist, &vals[..np], *site, &key.indices)?;
-            let order = it.ctx.next_order();
-            it.ctx.seen_mvd.insert(key.clone(), it.ctx.mvd_events.len());
-            it.ctx.mvd_events.push(MvdEvent {
+                mvd_sample(&*ctx, *dist, &vals[..np], *site, &key.indices)?;
+            let order = ctx.next_order();
+            ctx.seen_mvd.insert(key.clone(), ctx.mvd_events.len());
+            ctx.mvd_events.push(MvdEvent {
                 key,
                 dist: *dist,
                 value: value.clone(),
@@ -307,13 +322,11 @@ pub(crate) fn apply(op: &Op, it: &mut Interp) -> Result<Value, String> {
                 site: *site,
                 indices: indices_of(&vals),
             };
-            let ty = it.func.ty(op.results[0]).clone();
-            Ok(it
-                .ctx
+            Ok(ctx
                 .mvd_cotangents
                 .get(&key)
                 .cloned()
-                .unwrap_or_else(|| Value::zeros(&ty)))
+                .unwrap_or_else(|| Value::zeros(result_ty)))
         }
         _ => Err("internal error: not an effect operation".into()),
     }

@@ -227,7 +227,7 @@ fn index(t: &Value, i: i64) -> KResult {
     })
 }
 
-fn check_guard(kind: GuardKind, what: &str, v: &Value) -> Result<(), String> {
+pub(crate) fn check_guard(kind: GuardKind, what: &str, v: &Value) -> Result<(), String> {
     let bad = |shown: String| {
         Err(format!(
             "{what} must be {}, got {shown}",
@@ -294,6 +294,17 @@ fn check_guard(kind: GuardKind, what: &str, v: &Value) -> Result<(), String> {
     }
 }
 
+/// A host function (`wrt = None`) or one of its partial derivatives, through
+/// the run's host registry.
+fn host_call(it: &Interp, id: u32, vals: &[&Value], wrt: Option<u32>) -> KResult {
+    let registry = it.ctx.host.as_ref().ok_or(super::NO_HOST_REGISTRY)?;
+    let args: Vec<f64> = vals
+        .iter()
+        .map(|v| v.as_f64().ok_or("a host function's argument is not a real"))
+        .collect::<Result<_, _>>()?;
+    registry.call(id, &args, wrt).map(Value::F)
+}
+
 /// `scalar` repeated into `shape`.
 fn apply_broadcast(scalar: &Value, shape: &[usize]) -> KResult {
     Ok(match scalar {
@@ -332,8 +343,34 @@ pub(crate) fn apply(prim: &Prim, args: &[ValueId], it: &Interp) -> KResult {
         _ => {}
     }
     let vals: Vec<&Value> = args.iter().map(|&a| it.get(a)).collect();
+    match prim {
+        Prim::Host { id, .. } => host_call(it, *id, &vals, None),
+        Prim::HostPartial { id, wrt, .. } => host_call(it, *id, &vals, Some(*wrt)),
+        _ => apply_values(prim, &vals),
+    }
+}
+
+/// The sum of `xs` in order (one definition, shared with the JIT so both
+/// back ends round alike).
+pub(crate) fn sum_in_order(xs: impl Iterator<Item = f64>) -> f64 {
+    xs.fold(0.0, |acc, x| acc + x)
+}
+
+/// The largest of `xs`, NaN if any is NaN (shared with the JIT).
+pub(crate) fn max_in_order(xs: impl Iterator<Item = f64>) -> f64 {
+    xs.fold(f64::NEG_INFINITY, |m, x| {
+        if x.is_nan() || m.is_nan() {
+            f64::NAN
+        } else {
+            m.max(x)
+        }
+    })
+}
+
+/// Evaluates primitive `prim` on argument values.
+pub(crate) fn apply_values(prim: &Prim, vals: &[&Value]) -> KResult {
     if prim.is_elementwise() {
-        return elementwise(prim, &vals);
+        return elementwise(prim, vals);
     }
     match prim {
         Prim::ConstF64(x) => Ok(Value::F(*x)),
@@ -382,7 +419,7 @@ pub(crate) fn apply(prim: &Prim, args: &[ValueId], it: &Interp) -> KResult {
         }
         Prim::Sum => Ok(match vals[0] {
             Value::T(t) => match &**t {
-                Tensor::F(a) => Value::F(a.sum()),
+                Tensor::F(a) => Value::F(sum_in_order(a.iter().copied())),
                 Tensor::I(a) => Value::I(a.iter().sum()),
                 Tensor::B(_) => return Err("sum of booleans".into()),
             },
@@ -392,19 +429,7 @@ pub(crate) fn apply(prim: &Prim, args: &[ValueId], it: &Interp) -> KResult {
             let xs = vals[0].f64_elements();
             Ok(Value::F(special::log_sum_exp(&xs)))
         }
-        Prim::ReduceMax => {
-            let xs = vals[0].f64_elements();
-            Ok(Value::F(xs.iter().copied().fold(
-                f64::NEG_INFINITY,
-                |m, x| {
-                    if x.is_nan() || m.is_nan() {
-                        f64::NAN
-                    } else {
-                        m.max(x)
-                    }
-                },
-            )))
-        }
+        Prim::ReduceMax => Ok(Value::F(max_in_order(vals[0].f64_elements().into_iter()))),
         Prim::MatVec { transpose } => {
             let m = f64_ref(vals[0])?
                 .view()
@@ -481,7 +506,11 @@ pub(crate) fn apply(prim: &Prim, args: &[ValueId], it: &Interp) -> KResult {
             check_guard(*kind, what, vals[0])?;
             Ok(vals[0].clone())
         }
+        // Host functions need the run's registry: `apply` handles them.
+        Prim::Host { .. } | Prim::HostPartial { .. } => {
+            Err("internal error: a host call outside a run".into())
+        }
         // Elementwise primitives were handled above.
-        _ => elementwise(prim, &vals),
+        _ => elementwise(prim, vals),
     }
 }

@@ -10,7 +10,14 @@
 mod effects;
 mod kernels;
 
+pub(crate) use effects::eval_effect;
 pub use effects::{EnumEvent, MvdEvent, RunContext, SiteKey};
+pub(crate) use kernels::{apply_values, check_guard, max_in_order};
+
+/// The error of a host call in a run without host functions (both back
+/// ends say the same).
+pub(crate) const NO_HOST_REGISTRY: &str =
+    "this program calls a host function, but the run has no host registry";
 
 use crate::value::Value;
 use std::fmt;

@@ -267,3 +267,53 @@ pub fn adev(src: &Function) -> Result<Function, TransformError> {
     b.finish(params, vec![value, surrogate, total, st.log_weight]);
     Ok(out)
 }
+
+/// Turns a stochastic program `f(params) -> (results...)` into one that
+/// simply runs it forward: every random choice becomes a keyed draw from
+/// its distribution, whatever its strategy, and the results are returned
+/// as they are (no estimator, no accumulators). This is what simulating a
+/// generative function from the embedding API runs.
+///
+/// Strategies matter only for gradients, and `enum` or `mvd` sites would
+/// otherwise take the value the driver forces; rewriting every site to
+/// `reinforce` — whose value is a plain keyed draw — gives a sample from the
+/// program's distribution. The `reinforce` terms it also emits are dead and
+/// disappear with dead-code elimination.
+pub fn simulation(src: &Function) -> Result<Function, TransformError> {
+    let mut forward = src.clone();
+    for op in &mut forward.ops {
+        if let OpKind::Sample(site) = &mut op.kind {
+            site.strategy = crate::dist::StrategyKind::Reinforce;
+        }
+    }
+    let mut out = Function::new(format!("{}_simulate", src.name));
+    let mut b = Builder::new(&mut out);
+    let mut env = Env::new();
+    let mut params = Vec::new();
+    for &p in &forward.body.params {
+        let v = b.fresh(forward.ty(p).clone());
+        env.insert(p, v);
+        params.push(v);
+    }
+    let zero = b.f64(0.0);
+    let st = State {
+        cost: zero,
+        score: zero,
+        baseline: zero,
+        log_weight: zero,
+        mvd: zero,
+    };
+    let mut this = Adev {
+        src: &forward,
+        loop_indices: Vec::new(),
+    };
+    this.region_ops(&mut b, &forward.body, &mut env, st)?;
+    let results = forward
+        .body
+        .results
+        .iter()
+        .map(|&r| lookup(&env, r))
+        .collect();
+    b.finish(params, results);
+    Ok(out)
+}

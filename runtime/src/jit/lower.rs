@@ -1,0 +1,1423 @@
+//! Lowering IR to Cranelift: every operation, by an exhaustive `match`.
+//!
+//! The scalar rule of each primitive (`scalar`) is used both for scalar
+//! operations and, inside a loop over elements, for elementwise operations
+//! on tensors — one lowering per primitive, as the interpreter has one
+//! kernel per primitive.
+
+use super::helpers as h;
+use super::layout::{Layout, layout};
+use super::{
+    BatchFn, BodyFn, EffectCall, Failure, Meta, Rt, ScalarDraw, TensorCall, Unsupported, byte_size,
+};
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{
+    AbiParam, Block, BlockArg, InstBuilder, MemFlagsData, SigRef, Signature, StackSlotData,
+    StackSlotKind, Type as CType, UserFuncName, Value, types,
+};
+use cranelift_codegen::isa::CallConv;
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{Linkage, Module, default_libcall_names};
+use std::collections::HashMap;
+use std::mem::offset_of;
+use vprog_compiler::dist::DistKind;
+use vprog_compiler::ir::{Elem, Function, Op, OpId, OpKind, Region, Type, ValueId};
+use vprog_compiler::prim::{GuardKind, Prim};
+
+/// What compiling produced.
+pub(super) struct Compiled {
+    pub module: JITModule,
+    pub body: BodyFn,
+    pub batch: BatchFn,
+    pub sum: BatchFn,
+    pub meta: Box<Meta>,
+    pub frame_size: usize,
+}
+
+fn unsupported<T>(reason: impl Into<String>) -> Result<T, Unsupported> {
+    Err(Unsupported {
+        reason: reason.into(),
+    })
+}
+
+fn ctype(e: Elem) -> CType {
+    match e {
+        Elem::F64 => types::F64,
+        Elem::I64 => types::I64,
+        Elem::Bool => types::I8,
+    }
+}
+
+fn elem_bytes(e: Elem) -> i64 {
+    match e {
+        Elem::Bool => 1,
+        _ => 8,
+    }
+}
+
+/// A lowered value: a scalar, or the address of a tensor.
+#[derive(Clone, Copy, Debug)]
+enum V {
+    S(Value),
+    T(Value),
+}
+
+struct Lowering<'a, 'b> {
+    f: &'a Function,
+    b: FunctionBuilder<'b>,
+    layout: &'a Layout,
+    meta: &'a mut Meta,
+    call_conv: CallConv,
+    vals: HashMap<ValueId, V>,
+    /// Known f64 constants (for the fast normal draw).
+    consts: HashMap<ValueId, f64>,
+    frame: Value,
+    rt: Value,
+    error_block: Block,
+    sigs: HashMap<(Vec<CType>, Vec<CType>), SigRef>,
+}
+
+const PTR: CType = types::I64;
+
+impl Lowering<'_, '_> {
+    // ---- plumbing -----------------------------------------------------------
+
+    fn sig(&mut self, params: &[CType], rets: &[CType]) -> SigRef {
+        let key = (params.to_vec(), rets.to_vec());
+        if let Some(&s) = self.sigs.get(&key) {
+            return s;
+        }
+        let mut sig = Signature::new(self.call_conv);
+        sig.params.extend(params.iter().map(|&t| AbiParam::new(t)));
+        sig.returns.extend(rets.iter().map(|&t| AbiParam::new(t)));
+        let s = self.b.import_signature(sig);
+        self.sigs.insert(key, s);
+        s
+    }
+
+    /// Calls the helper at `addr` with `args` of `params` types.
+    fn call(
+        &mut self,
+        addr: usize,
+        params: &[CType],
+        rets: &[CType],
+        args: &[Value],
+    ) -> Vec<Value> {
+        let sig = self.sig(params, rets);
+        let callee = self.b.ins().iconst(PTR, addr as i64);
+        let inst = self.b.ins().call_indirect(sig, callee, args);
+        self.b.inst_results(inst).to_vec()
+    }
+
+    fn math1(&mut self, f: extern "C" fn(f64) -> f64, x: Value) -> Value {
+        self.call(f as *const () as usize, &[types::F64], &[types::F64], &[x])[0]
+    }
+
+    fn math2(&mut self, f: extern "C" fn(f64, f64) -> f64, x: Value, y: Value) -> Value {
+        self.call(
+            f as *const () as usize,
+            &[types::F64, types::F64],
+            &[types::F64],
+            &[x, y],
+        )[0]
+    }
+
+    /// Branches to the error exit when `status` is nonzero.
+    fn check_status(&mut self, status: Value) {
+        let cont = self.b.create_block();
+        self.b.ins().brif(status, self.error_block, &[], cont, &[]);
+        self.b.switch_to_block(cont);
+    }
+
+    fn failure(&mut self, op: &Op, guard: Option<(GuardKind, String)>, ty: Type) -> u32 {
+        let origin = self.f.origin(op.origin).clone();
+        self.meta.failures.push(Failure {
+            origin,
+            guard,
+            elem: ty.elem,
+            ty,
+        });
+        (self.meta.failures.len() - 1) as u32
+    }
+
+    fn s(&self, v: ValueId) -> Result<Value, Unsupported> {
+        match self.vals.get(&v) {
+            Some(V::S(x)) => Ok(*x),
+            _ => unsupported(format!("internal: value #{} is not a lowered scalar", v.0)),
+        }
+    }
+
+    fn t(&self, v: ValueId) -> Result<Value, Unsupported> {
+        match self.vals.get(&v) {
+            Some(V::T(x)) => Ok(*x),
+            _ => unsupported(format!("internal: value #{} is not a lowered tensor", v.0)),
+        }
+    }
+
+    fn slot(&mut self, v: ValueId) -> Result<Value, Unsupported> {
+        let off = *self.layout.slots.get(&v).ok_or_else(|| Unsupported {
+            reason: format!("internal: no slot for value #{}", v.0),
+        })?;
+        Ok(self.b.ins().iadd_imm_s(self.frame, off as i64))
+    }
+
+    fn load(&mut self, e: Elem, addr: Value, offset: i64) -> Value {
+        self.b
+            .ins()
+            .load(ctype(e), MemFlagsData::trusted(), addr, offset as i32)
+    }
+
+    fn store(&mut self, v: Value, addr: Value, offset: i64) {
+        self.b
+            .ins()
+            .store(MemFlagsData::trusted(), v, addr, offset as i32);
+    }
+
+    /// A scalar as a 64-bit word (for helpers).
+    fn word(&mut self, v: Value, e: Elem) -> Value {
+        match e {
+            Elem::F64 => self.b.ins().bitcast(types::I64, MemFlagsData::new(), v),
+            Elem::I64 => v,
+            Elem::Bool => self.b.ins().uextend(types::I64, v),
+        }
+    }
+
+    /// A stack array of 64-bit words holding `vals`, and its address.
+    fn word_array(&mut self, words: &[Value]) -> Value {
+        let size = (words.len().max(1) * 8) as u32;
+        let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            size,
+            3,
+        ));
+        for (k, &w) in words.iter().enumerate() {
+            self.b.ins().stack_store(PTR, w, slot, (k * 8) as i32);
+        }
+        self.b.ins().stack_addr(PTR, slot, 0)
+    }
+
+    /// Copies a tensor of type `ty` from `src` to `dst`.
+    fn copy(&mut self, dst: Value, src: Value, ty: &Type) {
+        let n = ty.num_elements().unwrap_or(0) as i64;
+        let eb = elem_bytes(ty.elem);
+        self.for_each(n, |l, k| {
+            let off = l.b.ins().imul_imm_s(k, eb);
+            let s = l.b.ins().iadd(src, off);
+            let d = l.b.ins().iadd(dst, off);
+            let x = l.load(ty.elem, s, 0);
+            l.store(x, d, 0);
+            Ok(())
+        })
+        .expect("copy cannot fail");
+    }
+
+    /// Emits `body(k)` for k in 0..n: unrolled for a few elements, a loop
+    /// otherwise.
+    fn for_each(
+        &mut self,
+        n: i64,
+        mut body: impl FnMut(&mut Self, Value) -> Result<(), Unsupported>,
+    ) -> Result<(), Unsupported> {
+        if n <= 8 {
+            for k in 0..n {
+                let kv = self.b.ins().iconst(types::I64, k);
+                body(self, kv)?;
+            }
+            return Ok(());
+        }
+        let header = self.b.create_block();
+        self.b.append_block_param(header, types::I64);
+        let body_b = self.b.create_block();
+        let exit = self.b.create_block();
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.b.ins().jump(header, &[BlockArg::Value(zero)]);
+        self.b.switch_to_block(header);
+        let k = self.b.block_params(header)[0];
+        let more = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, k, n);
+        self.b.ins().brif(more, body_b, &[], exit, &[]);
+        self.b.switch_to_block(body_b);
+        body(self, k)?;
+        let k1 = self.b.ins().iadd_imm_s(k, 1);
+        self.b.ins().jump(header, &[BlockArg::Value(k1)]);
+        self.b.switch_to_block(exit);
+        Ok(())
+    }
+
+    // ---- operations -----------------------------------------------------------
+
+    fn region_ops(&mut self, region: &Region) -> Result<(), Unsupported> {
+        for &id in &region.ops {
+            self.op(id)?;
+        }
+        Ok(())
+    }
+
+    fn op(&mut self, id: OpId) -> Result<(), Unsupported> {
+        let op = self.f.op(id);
+        match &op.kind {
+            OpKind::Prim(p) => self.prim(op, p),
+            OpKind::If => self.if_op(op),
+            OpKind::For { stacked } => self.for_op(id, op, *stacked as usize),
+            OpKind::Draw { .. }
+            | OpKind::EnumValue { .. }
+            | OpKind::MvdValue { .. }
+            | OpKind::MvdCotangent { .. } => self.effect(op),
+            OpKind::Sample(_) | OpKind::AddCost => unsupported("a random choice before ADEV"),
+        }
+    }
+
+    fn if_op(&mut self, op: &Op) -> Result<(), Unsupported> {
+        let cond = self.s(op.args[0])?;
+        let then_b = self.b.create_block();
+        let else_b = self.b.create_block();
+        let merge = self.b.create_block();
+        let scalar_results: Vec<(usize, CType)> = op
+            .results
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| self.f.ty(**r).is_scalar())
+            .map(|(k, r)| (k, ctype(self.f.ty(*r).elem)))
+            .collect();
+        for &(_, t) in &scalar_results {
+            self.b.append_block_param(merge, t);
+        }
+        self.b.ins().brif(cond, then_b, &[], else_b, &[]);
+        for (region, block) in op.regions.iter().zip([then_b, else_b]) {
+            self.b.switch_to_block(block);
+            self.region_ops(region)?;
+            let mut args = Vec::new();
+            for (k, &y) in region.results.iter().enumerate() {
+                let ty = self.f.ty(op.results[k]).clone();
+                if ty.is_scalar() {
+                    args.push(BlockArg::Value(self.s(y)?));
+                } else {
+                    let dst = self.slot(op.results[k])?;
+                    let src = self.t(y)?;
+                    self.copy(dst, src, &ty);
+                }
+            }
+            self.b.ins().jump(merge, &args);
+        }
+        self.b.switch_to_block(merge);
+        let params = self.b.block_params(merge).to_vec();
+        let mut it = params.into_iter();
+        for (k, &r) in op.results.iter().enumerate() {
+            if scalar_results.iter().any(|(j, _)| *j == k) {
+                self.vals.insert(r, V::S(it.next().expect("merge param")));
+            } else {
+                let addr = self.slot(r)?;
+                self.vals.insert(r, V::T(addr));
+            }
+        }
+        Ok(())
+    }
+
+    fn for_op(&mut self, id: OpId, op: &Op, stacked: usize) -> Result<(), Unsupported> {
+        let body = &op.regions[0];
+        let n_carry = op.args.len() - 2;
+        let lo = self.s(op.args[0])?;
+        let hi = self.s(op.args[1])?;
+        // Tensor carries start in their parameter slots.
+        let mut scalar_inits = vec![BlockArg::Value(lo)];
+        for k in 0..n_carry {
+            let p = body.params[1 + k];
+            let ty = self.f.ty(p).clone();
+            if ty.is_scalar() {
+                scalar_inits.push(BlockArg::Value(self.s(op.args[2 + k])?));
+            } else {
+                let dst = self.slot(p)?;
+                let src = self.t(op.args[2 + k])?;
+                self.copy(dst, src, &ty);
+            }
+        }
+        let header = self.b.create_block();
+        self.b.append_block_param(header, types::I64);
+        let scalar_carries: Vec<usize> = (0..n_carry)
+            .filter(|&k| self.f.ty(body.params[1 + k]).is_scalar())
+            .collect();
+        for &k in &scalar_carries {
+            let t = ctype(self.f.ty(body.params[1 + k]).elem);
+            self.b.append_block_param(header, t);
+        }
+        let body_b = self.b.create_block();
+        let exit = self.b.create_block();
+        for &k in &scalar_carries {
+            let t = ctype(self.f.ty(body.params[1 + k]).elem);
+            self.b.append_block_param(exit, t);
+        }
+        self.b.ins().jump(header, &scalar_inits);
+        self.b.switch_to_block(header);
+        let hp = self.b.block_params(header).to_vec();
+        let i = hp[0];
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, hi);
+        let carried: Vec<BlockArg> = hp[1..].iter().map(|&v| BlockArg::Value(v)).collect();
+        self.b.ins().brif(more, body_b, &[], exit, &carried);
+        self.b.switch_to_block(body_b);
+        self.vals.insert(body.params[0], V::S(i));
+        let mut scalar_params = hp[1..].iter();
+        for k in 0..n_carry {
+            let p = body.params[1 + k];
+            if self.f.ty(p).is_scalar() {
+                self.vals
+                    .insert(p, V::S(*scalar_params.next().expect("carry")));
+            } else {
+                let addr = self.slot(p)?;
+                self.vals.insert(p, V::T(addr));
+            }
+        }
+        self.region_ops(body)?;
+        // Stacked outputs: element i − lo of each result.
+        let rel = self.b.ins().isub(i, lo);
+        for s in 0..stacked {
+            let y = body.results[n_carry + s];
+            let r = op.results[n_carry + s];
+            let yty = self.f.ty(y).clone();
+            let elem_size = if yty.is_scalar() {
+                elem_bytes(yty.elem)
+            } else {
+                byte_size(&yty).unwrap_or(0) as i64
+            };
+            let base = self.slot(r)?;
+            let off = self.b.ins().imul_imm_s(rel, elem_size);
+            let dst = self.b.ins().iadd(base, off);
+            if yty.is_scalar() {
+                let v = self.s(y)?;
+                self.store(v, dst, 0);
+            } else {
+                let src = self.t(y)?;
+                self.copy(dst, src, &yty);
+            }
+        }
+        // Carries: scalars through the header's parameters; tensors through
+        // their "next" slots, then over the parameter slots.
+        let mut next_args = Vec::new();
+        let i1 = self.b.ins().iadd_imm_s(i, 1);
+        next_args.push(BlockArg::Value(i1));
+        let mut tensor_moves = Vec::new();
+        for k in 0..n_carry {
+            let p = body.params[1 + k];
+            let y = body.results[k];
+            let ty = self.f.ty(p).clone();
+            if ty.is_scalar() {
+                next_args.push(BlockArg::Value(self.s(y)?));
+            } else {
+                let off = self.layout.next[&(id, k)];
+                let next = self.b.ins().iadd_imm_s(self.frame, off as i64);
+                let src = self.t(y)?;
+                self.copy(next, src, &ty);
+                tensor_moves.push((next, p, ty));
+            }
+        }
+        for (next, p, ty) in tensor_moves {
+            let dst = self.slot(p)?;
+            self.copy(dst, next, &ty);
+        }
+        self.b.ins().jump(header, &next_args);
+        self.b.switch_to_block(exit);
+        let ep = self.b.block_params(exit).to_vec();
+        let mut exits = ep.into_iter();
+        for k in 0..n_carry {
+            let p = body.params[1 + k];
+            if self.f.ty(p).is_scalar() {
+                self.vals
+                    .insert(op.results[k], V::S(exits.next().expect("exit")));
+            } else {
+                // The final carry stays in the parameter slot.
+                let addr = self.slot(p)?;
+                self.vals.insert(op.results[k], V::T(addr));
+            }
+        }
+        for s in 0..stacked {
+            let r = op.results[n_carry + s];
+            let addr = self.slot(r)?;
+            self.vals.insert(r, V::T(addr));
+        }
+        Ok(())
+    }
+
+    /// The word form of an operand for a helper: a scalar's bits or a
+    /// tensor's address.
+    fn arg_word(&mut self, v: ValueId) -> Result<Value, Unsupported> {
+        match self.vals.get(&v).copied() {
+            Some(V::S(x)) => Ok(self.word(x, self.f.ty(v).elem)),
+            Some(V::T(addr)) => Ok(addr),
+            None => unsupported(format!("internal: value #{} not lowered", v.0)),
+        }
+    }
+
+    /// Binds op's single result from a helper that wrote it to `out` (a
+    /// stack word for a scalar, the result's slot for a tensor).
+    fn result_from(&mut self, r: ValueId, out: Value, scalar_slot: bool) {
+        let ty = self.f.ty(r).clone();
+        if scalar_slot {
+            let x = match ty.elem {
+                Elem::F64 => self.load(Elem::F64, out, 0),
+                Elem::I64 => self.load(Elem::I64, out, 0),
+                Elem::Bool => self.load(Elem::Bool, out, 0),
+            };
+            self.vals.insert(r, V::S(x));
+        } else {
+            self.vals.insert(r, V::T(out));
+        }
+    }
+
+    /// An output place for op's result: a stack word for a scalar, the
+    /// result's slot for a tensor.
+    fn out_place(&mut self, r: ValueId) -> Result<(Value, bool), Unsupported> {
+        if self.f.ty(r).is_scalar() {
+            let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+                StackSlotKind::ExplicitSlot,
+                8,
+                3,
+            ));
+            Ok((self.b.ins().stack_addr(PTR, slot, 0), true))
+        } else {
+            Ok((self.slot(r)?, false))
+        }
+    }
+
+    fn effect(&mut self, op: &Op) -> Result<(), Unsupported> {
+        let r = op.results[0];
+        // Fast path: a normal draw with scalar parameters is
+        // mean + scale · z, exactly as the sampler computes it.
+        if let OpKind::Draw {
+            dist: DistKind::Normal,
+            site,
+            stream,
+            num_params: 2,
+        } = op.kind
+            && op.args[..2].iter().all(|&a| self.f.ty(a).is_scalar())
+        {
+            let mut idx = Vec::new();
+            for &a in &op.args[2..] {
+                idx.push(self.s(a)?);
+            }
+            let n = idx.len();
+            let arr = self.word_array(&idx);
+            let site_v = self.b.ins().iconst(types::I32, site as i64);
+            let stream_v = self.b.ins().iconst(types::I32, stream as i64);
+            let n_v = self.b.ins().iconst(types::I32, n as i64);
+            let z = self.call(
+                h::draw_std_normal as *const () as usize,
+                &[PTR, types::I32, types::I32, PTR, types::I32],
+                &[types::F64],
+                &[self.rt, site_v, stream_v, arr, n_v],
+            )[0];
+            let consts = (
+                self.consts.get(&op.args[0]).copied(),
+                self.consts.get(&op.args[1]).copied(),
+            );
+            let v = if consts == (Some(0.0), Some(1.0)) {
+                // 0 + 1·z = z exactly.
+                z
+            } else {
+                let mean = self.s(op.args[0])?;
+                let scale = self.s(op.args[1])?;
+                let sz = self.b.ins().fmul(scale, z);
+                self.b.ins().fadd(mean, sz)
+            };
+            self.vals.insert(r, V::S(v));
+            return Ok(());
+        }
+        // Any other draw with scalar parameters and value: no allocation.
+        if let OpKind::Draw {
+            dist,
+            site,
+            stream,
+            num_params,
+        } = op.kind
+        {
+            let np = num_params as usize;
+            if op.args[..np].iter().all(|&a| self.f.ty(a).is_scalar()) && self.f.ty(r).is_scalar() {
+                let fail = self.failure(op, None, self.f.ty(r).clone());
+                let elems: Vec<Elem> = op.args[..np].iter().map(|&a| self.f.ty(a).elem).collect();
+                self.meta.scalar_draws.push(ScalarDraw {
+                    dist,
+                    site,
+                    stream,
+                    params: elems,
+                    fail,
+                });
+                let index = (self.meta.scalar_draws.len() - 1) as i64;
+                let mut words = Vec::new();
+                for &a in &op.args[..np] {
+                    words.push(self.arg_word(a)?);
+                }
+                let params = self.word_array(&words);
+                let mut idx = Vec::new();
+                for &a in &op.args[np..] {
+                    idx.push(self.s(a)?);
+                }
+                let n = idx.len();
+                let indices = self.word_array(&idx);
+                let (out, _) = self.out_place(r)?;
+                let idx_v = self.b.ins().iconst(types::I32, index);
+                let n_v = self.b.ins().iconst(types::I32, n as i64);
+                let status = self.call(
+                    h::draw_scalar as *const () as usize,
+                    &[PTR, types::I32, PTR, PTR, types::I32, PTR],
+                    &[types::I32],
+                    &[self.rt, idx_v, params, indices, n_v, out],
+                )[0];
+                self.check_status(status);
+                self.result_from(r, out, true);
+                return Ok(());
+            }
+        }
+        let fail = self.failure(op, None, self.f.ty(r).clone());
+        let arg_types: Vec<Type> = op.args.iter().map(|&a| self.f.ty(a).clone()).collect();
+        self.meta.effects.push(EffectCall {
+            kind: op.kind.clone(),
+            arg_types,
+            result: self.f.ty(r).clone(),
+            fail,
+        });
+        let index = (self.meta.effects.len() - 1) as i64;
+        let mut words = Vec::new();
+        for &a in &op.args {
+            words.push(self.arg_word(a)?);
+        }
+        let arr = self.word_array(&words);
+        let (out, scalar) = self.out_place(r)?;
+        let idx_v = self.b.ins().iconst(types::I32, index);
+        let status = self.call(
+            h::effect as *const () as usize,
+            &[PTR, types::I32, PTR, PTR],
+            &[types::I32],
+            &[self.rt, idx_v, arr, out],
+        )[0];
+        self.check_status(status);
+        self.result_from(r, out, scalar);
+        Ok(())
+    }
+
+    fn prim(&mut self, op: &Op, p: &Prim) -> Result<(), Unsupported> {
+        let r = op.results[0];
+        let rty = self.f.ty(r).clone();
+        match p {
+            Prim::ConstF64(x) => {
+                let v = self.b.ins().f64const(*x);
+                self.consts.insert(r, *x);
+                self.vals.insert(r, V::S(v));
+            }
+            Prim::ConstI64(x) => {
+                let v = self.b.ins().iconst(types::I64, *x);
+                self.vals.insert(r, V::S(v));
+            }
+            Prim::ConstBool(x) => {
+                let v = self.b.ins().iconst(types::I8, i64::from(*x));
+                self.vals.insert(r, V::S(v));
+            }
+            Prim::ConstTensor { data, .. } => {
+                let boxed: Box<[f64]> = data.clone().into_boxed_slice();
+                let addr = boxed.as_ptr() as i64;
+                self.meta.consts.push(boxed);
+                let v = self.b.ins().iconst(PTR, addr);
+                self.vals.insert(r, V::T(v));
+            }
+            Prim::StopGrad => {
+                let v = self.vals[&op.args[0]];
+                self.vals.insert(r, v);
+            }
+            Prim::Guard { kind, what } => {
+                self.guard(op, *kind, what)?;
+                let v = self.vals[&op.args[0]];
+                self.vals.insert(r, v);
+            }
+            Prim::Broadcast(_) | Prim::BroadcastLike => {
+                let x = self.s(op.args[0])?;
+                let dst = self.slot(r)?;
+                let n = rty.num_elements().unwrap_or(0) as i64;
+                let eb = elem_bytes(rty.elem);
+                self.for_each(n, |l, k| {
+                    let off = l.b.ins().imul_imm_s(k, eb);
+                    let d = l.b.ins().iadd(dst, off);
+                    l.store(x, d, 0);
+                    Ok(())
+                })?;
+                self.vals.insert(r, V::T(dst));
+            }
+            Prim::Pack => {
+                let dst = self.slot(r)?;
+                let ety = self.f.ty(op.args[0]).clone();
+                let size = if ety.is_scalar() {
+                    elem_bytes(ety.elem)
+                } else {
+                    byte_size(&ety).unwrap_or(0) as i64
+                };
+                for (k, &a) in op.args.iter().enumerate() {
+                    let at = self.b.ins().iadd_imm_s(dst, k as i64 * size);
+                    if ety.is_scalar() {
+                        let v = self.s(a)?;
+                        self.store(v, at, 0);
+                    } else {
+                        let src = self.t(a)?;
+                        self.copy(at, src, &ety);
+                    }
+                }
+                self.vals.insert(r, V::T(dst));
+            }
+            Prim::Index => {
+                let t = self.t(op.args[0])?;
+                let i = self.s(op.args[1])?;
+                let tty = self.f.ty(op.args[0]).clone();
+                let len = tty.shape[0] as i64;
+                let ok = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, i, len);
+                let fail = self.failure(op, None, Type::i64());
+                self.fail_unless(ok, fail, |l, fail_v| {
+                    let len_v = l.b.ins().iconst(types::I64, len);
+                    l.call(
+                        h::index_failed as *const () as usize,
+                        &[PTR, types::I32, types::I64, types::I64],
+                        &[types::I32],
+                        &[l.rt, fail_v, i, len_v],
+                    );
+                });
+                let size = if rty.is_scalar() {
+                    elem_bytes(rty.elem)
+                } else {
+                    byte_size(&rty).unwrap_or(0) as i64
+                };
+                let off = self.b.ins().imul_imm_s(i, size);
+                let at = self.b.ins().iadd(t, off);
+                if rty.is_scalar() {
+                    let v = self.load(rty.elem, at, 0);
+                    self.vals.insert(r, V::S(v));
+                } else {
+                    // A view of the row: tensors are immutable.
+                    self.vals.insert(r, V::T(at));
+                }
+            }
+            Prim::IndexAdd => {
+                let t = self.t(op.args[0])?;
+                let i = self.s(op.args[1])?;
+                let tty = self.f.ty(op.args[0]).clone();
+                let dst = self.slot(r)?;
+                self.copy(dst, t, &tty);
+                let len = tty.shape[0] as i64;
+                let ok = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, i, len);
+                let fail = self.failure(op, None, Type::i64());
+                self.fail_unless(ok, fail, |l, fail_v| {
+                    let len_v = l.b.ins().iconst(types::I64, len);
+                    l.call(
+                        h::index_failed as *const () as usize,
+                        &[PTR, types::I32, types::I64, types::I64],
+                        &[types::I32],
+                        &[l.rt, fail_v, i, len_v],
+                    );
+                });
+                let vty = self.f.ty(op.args[2]).clone();
+                let row = if vty.is_scalar() {
+                    8
+                } else {
+                    byte_size(&vty).unwrap_or(0) as i64
+                };
+                let off = self.b.ins().imul_imm_s(i, row);
+                let at = self.b.ins().iadd(dst, off);
+                if vty.is_scalar() {
+                    let old = self.load(Elem::F64, at, 0);
+                    let v = self.s(op.args[2])?;
+                    let sum = self.b.ins().fadd(old, v);
+                    self.store(sum, at, 0);
+                } else {
+                    let src = self.t(op.args[2])?;
+                    let n = vty.num_elements().unwrap_or(0) as i64;
+                    self.for_each(n, |l, k| {
+                        let o = l.b.ins().imul_imm_s(k, 8);
+                        let d = l.b.ins().iadd(at, o);
+                        let s = l.b.ins().iadd(src, o);
+                        let a = l.load(Elem::F64, d, 0);
+                        let b = l.load(Elem::F64, s, 0);
+                        let c = l.b.ins().fadd(a, b);
+                        l.store(c, d, 0);
+                        Ok(())
+                    })?;
+                }
+                self.vals.insert(r, V::T(dst));
+            }
+            Prim::Sum => {
+                let t = self.t(op.args[0])?;
+                let aty = self.f.ty(op.args[0]).clone();
+                let n = aty.num_elements().unwrap_or(0) as i64;
+                // A sequential sum, in element order, as the interpreter's.
+                let mut acc = match aty.elem {
+                    Elem::F64 => self.b.ins().f64const(0.0),
+                    _ => self.b.ins().iconst(types::I64, 0),
+                };
+                if n <= 64 {
+                    for k in 0..n {
+                        let x = self.load(aty.elem, t, 8 * k);
+                        acc = match aty.elem {
+                            Elem::F64 => self.b.ins().fadd(acc, x),
+                            _ => self.b.ins().iadd(acc, x),
+                        };
+                    }
+                } else {
+                    let header = self.b.create_block();
+                    self.b.append_block_param(header, types::I64);
+                    self.b.append_block_param(header, ctype(aty.elem));
+                    let body_b = self.b.create_block();
+                    let exit = self.b.create_block();
+                    self.b.append_block_param(exit, ctype(aty.elem));
+                    let zero = self.b.ins().iconst(types::I64, 0);
+                    self.b
+                        .ins()
+                        .jump(header, &[BlockArg::Value(zero), BlockArg::Value(acc)]);
+                    self.b.switch_to_block(header);
+                    let hp = self.b.block_params(header).to_vec();
+                    let more = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, hp[0], n);
+                    self.b
+                        .ins()
+                        .brif(more, body_b, &[], exit, &[BlockArg::Value(hp[1])]);
+                    self.b.switch_to_block(body_b);
+                    let off = self.b.ins().imul_imm_s(hp[0], 8);
+                    let at = self.b.ins().iadd(t, off);
+                    let x = self.load(aty.elem, at, 0);
+                    let next = match aty.elem {
+                        Elem::F64 => self.b.ins().fadd(hp[1], x),
+                        _ => self.b.ins().iadd(hp[1], x),
+                    };
+                    let k1 = self.b.ins().iadd_imm_s(hp[0], 1);
+                    self.b
+                        .ins()
+                        .jump(header, &[BlockArg::Value(k1), BlockArg::Value(next)]);
+                    self.b.switch_to_block(exit);
+                    acc = self.b.block_params(exit)[0];
+                }
+                self.vals.insert(r, V::S(acc));
+            }
+            Prim::LogSumExp | Prim::ReduceMax => {
+                let t = self.t(op.args[0])?;
+                let n = self.f.ty(op.args[0]).num_elements().unwrap_or(0) as i64;
+                let len = self.b.ins().iconst(types::I64, n);
+                let f = if matches!(p, Prim::LogSumExp) {
+                    h::logsumexp as *const () as usize
+                } else {
+                    h::reduce_max as *const () as usize
+                };
+                let v = self.call(f, &[PTR, types::I64], &[types::F64], &[t, len])[0];
+                self.vals.insert(r, V::S(v));
+            }
+            Prim::MatVec { .. }
+            | Prim::Outer
+            | Prim::TriSolve { .. }
+            | Prim::Tril
+            | Prim::Diagonal
+            | Prim::DiagMatrix => {
+                let fail = self.failure(op, None, rty.clone());
+                self.meta.tensor_calls.push(TensorCall {
+                    prim: p.clone(),
+                    arg_types: op.args.iter().map(|&a| self.f.ty(a).clone()).collect(),
+                    fail,
+                });
+                let index = (self.meta.tensor_calls.len() - 1) as i64;
+                let mut words = Vec::new();
+                for &a in &op.args {
+                    words.push(self.arg_word(a)?);
+                }
+                let arr = self.word_array(&words);
+                let (out, scalar) = self.out_place(r)?;
+                let idx_v = self.b.ins().iconst(types::I32, index);
+                let status = self.call(
+                    h::tensor_prim as *const () as usize,
+                    &[PTR, types::I32, PTR, PTR],
+                    &[types::I32],
+                    &[self.rt, idx_v, arr, out],
+                )[0];
+                self.check_status(status);
+                self.result_from(r, out, scalar);
+            }
+            Prim::Host { id, .. } | Prim::HostPartial { id, .. } => {
+                // A call into the host function through the run's registry.
+                let wrt = match p {
+                    Prim::HostPartial { wrt, .. } => *wrt as i64,
+                    _ => -1,
+                };
+                let fail = self.failure(op, None, rty.clone());
+                let mut words = Vec::new();
+                for &a in &op.args {
+                    words.push(self.arg_word(a)?);
+                }
+                let n = words.len() as i64;
+                let arr = self.word_array(&words);
+                let (out, scalar) = self.out_place(r)?;
+                let fail_v = self.b.ins().iconst(types::I32, fail as i64);
+                let id_v = self.b.ins().iconst(types::I32, *id as i64);
+                let wrt_v = self.b.ins().iconst(types::I32, wrt);
+                let n_v = self.b.ins().iconst(types::I32, n);
+                let status = self.call(
+                    h::host as *const () as usize,
+                    &[
+                        PTR,
+                        types::I32,
+                        types::I32,
+                        types::I32,
+                        PTR,
+                        types::I32,
+                        PTR,
+                    ],
+                    &[types::I32],
+                    &[self.rt, fail_v, id_v, wrt_v, arr, n_v, out],
+                )[0];
+                self.check_status(status);
+                self.result_from(r, out, scalar);
+            }
+            _ if p.is_elementwise() => {
+                if rty.is_scalar() {
+                    let args: Vec<Value> = op
+                        .args
+                        .iter()
+                        .map(|&a| self.s(a))
+                        .collect::<Result<_, _>>()?;
+                    let elems: Vec<Elem> = op.args.iter().map(|&a| self.f.ty(a).elem).collect();
+                    let v = self.scalar(op, p, &args, &elems, rty.elem)?;
+                    self.vals.insert(r, V::S(v));
+                } else {
+                    self.elementwise(op, p, &rty)?;
+                }
+            }
+            other => return unsupported(format!("the primitive `{}`", other.name())),
+        }
+        Ok(())
+    }
+
+    /// Branches to a failure block unless `ok`; the block calls `report`
+    /// (which records the error) and exits with status 1.
+    fn fail_unless(&mut self, ok: Value, fail: u32, report: impl FnOnce(&mut Self, Value)) {
+        let cont = self.b.create_block();
+        let bad = self.b.create_block();
+        self.b.ins().brif(ok, cont, &[], bad, &[]);
+        self.b.switch_to_block(bad);
+        let fail_v = self.b.ins().iconst(types::I32, fail as i64);
+        report(self, fail_v);
+        self.b.ins().jump(self.error_block, &[]);
+        self.b.switch_to_block(cont);
+    }
+
+    fn guard(&mut self, op: &Op, kind: GuardKind, what: &str) -> Result<(), Unsupported> {
+        let a = op.args[0];
+        let ty = self.f.ty(a).clone();
+        let fail = self.failure(op, Some((kind, what.to_string())), ty.clone());
+        if !ty.is_scalar() {
+            let t = self.t(a)?;
+            let fail_v = self.b.ins().iconst(types::I32, fail as i64);
+            let status = self.call(
+                h::guard_tensor as *const () as usize,
+                &[PTR, types::I32, PTR],
+                &[types::I32],
+                &[self.rt, fail_v, t],
+            )[0];
+            self.check_status(status);
+            return Ok(());
+        }
+        let x = self.s(a)?;
+        let finite = |l: &mut Self, x: Value| {
+            let ax = l.b.ins().fabs(x);
+            let inf = l.b.ins().f64const(f64::INFINITY);
+            l.b.ins().fcmp(FloatCC::LessThan, ax, inf)
+        };
+        let ok = match kind {
+            GuardKind::Positive => {
+                let zero = self.b.ins().f64const(0.0);
+                let pos = self.b.ins().fcmp(FloatCC::GreaterThan, x, zero);
+                let fin = finite(self, x);
+                self.b.ins().band(pos, fin)
+            }
+            GuardKind::NonNegative => {
+                let zero = self.b.ins().f64const(0.0);
+                let nn = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, zero);
+                let fin = finite(self, x);
+                self.b.ins().band(nn, fin)
+            }
+            GuardKind::UnitInterval => {
+                let zero = self.b.ins().f64const(0.0);
+                let one = self.b.ins().f64const(1.0);
+                let lo = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, zero);
+                let hi = self.b.ins().fcmp(FloatCC::LessThanOrEqual, x, one);
+                self.b.ins().band(lo, hi)
+            }
+            GuardKind::Finite => finite(self, x),
+            GuardKind::NonNegativeInt => {
+                self.b
+                    .ins()
+                    .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, x, 0)
+            }
+            GuardKind::Present => self.b.ins().icmp_imm_s(IntCC::NotEqual, x, 0),
+            GuardKind::Probabilities | GuardKind::LowerTriangularPositiveDiagonal => {
+                return unsupported("a tensor guard on a scalar");
+            }
+        };
+        let w = self.word(x, ty.elem);
+        self.fail_unless(ok, fail, |l, fail_v| {
+            l.call(
+                h::guard_failed as *const () as usize,
+                &[PTR, types::I32, types::I64],
+                &[types::I32],
+                &[l.rt, fail_v, w],
+            );
+        });
+        Ok(())
+    }
+
+    fn elementwise(&mut self, op: &Op, p: &Prim, rty: &Type) -> Result<(), Unsupported> {
+        let dst = self.slot(op.results[0])?;
+        let n = rty.num_elements().unwrap_or(0) as i64;
+        let args: Vec<(V, Elem)> = op
+            .args
+            .iter()
+            .map(|&a| (self.vals[&a], self.f.ty(a).elem))
+            .collect();
+        let elems: Vec<Elem> = args.iter().map(|a| a.1).collect();
+        let out_eb = elem_bytes(rty.elem);
+        self.for_each(n, |l, k| {
+            let mut xs = Vec::new();
+            for &(v, e) in &args {
+                xs.push(match v {
+                    V::S(x) => x,
+                    V::T(t) => {
+                        let off = l.b.ins().imul_imm_s(k, elem_bytes(e));
+                        let at = l.b.ins().iadd(t, off);
+                        l.load(e, at, 0)
+                    }
+                });
+            }
+            let y = l.scalar(op, p, &xs, &elems, rty.elem)?;
+            let off = l.b.ins().imul_imm_s(k, out_eb);
+            let at = l.b.ins().iadd(dst, off);
+            l.store(y, at, 0);
+            Ok(())
+        })?;
+        self.vals.insert(op.results[0], V::T(dst));
+        Ok(())
+    }
+
+    /// The scalar rule of an elementwise primitive.
+    fn scalar(
+        &mut self,
+        op: &Op,
+        p: &Prim,
+        x: &[Value],
+        elems: &[Elem],
+        out: Elem,
+    ) -> Result<Value, Unsupported> {
+        let f = elems.first().copied() == Some(Elem::F64);
+        Ok(match p {
+            Prim::Neg => {
+                if f {
+                    self.b.ins().fneg(x[0])
+                } else {
+                    self.b.ins().ineg(x[0])
+                }
+            }
+            Prim::Abs => {
+                if f {
+                    self.b.ins().fabs(x[0])
+                } else {
+                    let neg = self.b.ins().ineg(x[0]);
+                    let lt = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, x[0], 0);
+                    self.b.ins().select(lt, neg, x[0])
+                }
+            }
+            Prim::Exp => self.math1(h::exp, x[0]),
+            Prim::Log => self.math1(h::ln, x[0]),
+            Prim::Log1p => self.math1(h::ln_1p, x[0]),
+            Prim::Expm1 => self.math1(h::exp_m1, x[0]),
+            Prim::Sqrt => self.b.ins().sqrt(x[0]),
+            Prim::Sin => self.math1(h::sin, x[0]),
+            Prim::Cos => self.math1(h::cos, x[0]),
+            Prim::Tan => self.math1(h::tan, x[0]),
+            Prim::Atan => self.math1(h::atan, x[0]),
+            Prim::Tanh => self.math1(h::tanh, x[0]),
+            Prim::Sigmoid => self.math1(h::sigmoid, x[0]),
+            Prim::Softplus => self.math1(h::softplus, x[0]),
+            Prim::Sign => self.math1(h::sign, x[0]),
+            Prim::Floor => self.b.ins().floor(x[0]),
+            Prim::Lgamma => self.math1(h::lgamma, x[0]),
+            Prim::Digamma => self.math1(h::digamma, x[0]),
+            Prim::Polygamma(n) => {
+                let nv = self.b.ins().iconst(types::I64, *n as i64);
+                self.call(
+                    h::polygamma as *const () as usize,
+                    &[types::I64, types::F64],
+                    &[types::F64],
+                    &[nv, x[0]],
+                )[0]
+            }
+            Prim::Add => {
+                if f {
+                    self.b.ins().fadd(x[0], x[1])
+                } else {
+                    self.b.ins().iadd(x[0], x[1])
+                }
+            }
+            Prim::Sub => {
+                if f {
+                    self.b.ins().fsub(x[0], x[1])
+                } else {
+                    self.b.ins().isub(x[0], x[1])
+                }
+            }
+            Prim::Mul => {
+                if f {
+                    self.b.ins().fmul(x[0], x[1])
+                } else {
+                    self.b.ins().imul(x[0], x[1])
+                }
+            }
+            Prim::Div if f => self.b.ins().fdiv(x[0], x[1]),
+            Prim::Div | Prim::Rem | Prim::F64ToInt => self.checked(op, p, x, elems, out)?,
+            Prim::Pow => self.math2(h::pow, x[0], x[1]),
+            Prim::GammaP => self.math2(h::gamma_p, x[0], x[1]),
+            Prim::GammaPDa => self.math2(h::gamma_p_da, x[0], x[1]),
+            Prim::Max | Prim::Min => {
+                let max = matches!(p, Prim::Max);
+                if f {
+                    if max {
+                        self.b.ins().fmax(x[0], x[1])
+                    } else {
+                        self.b.ins().fmin(x[0], x[1])
+                    }
+                } else {
+                    let cc = if max {
+                        IntCC::SignedGreaterThan
+                    } else {
+                        IntCC::SignedLessThan
+                    };
+                    let c = self.b.ins().icmp(cc, x[0], x[1]);
+                    self.b.ins().select(c, x[0], x[1])
+                }
+            }
+            Prim::Lt | Prim::Le | Prim::Gt | Prim::Ge | Prim::Eq | Prim::Ne => {
+                if f {
+                    let cc = match p {
+                        Prim::Lt => FloatCC::LessThan,
+                        Prim::Le => FloatCC::LessThanOrEqual,
+                        Prim::Gt => FloatCC::GreaterThan,
+                        Prim::Ge => FloatCC::GreaterThanOrEqual,
+                        Prim::Eq => FloatCC::Equal,
+                        _ => FloatCC::NotEqual,
+                    };
+                    self.b.ins().fcmp(cc, x[0], x[1])
+                } else {
+                    let cc = match p {
+                        Prim::Lt => IntCC::SignedLessThan,
+                        Prim::Le => IntCC::SignedLessThanOrEqual,
+                        Prim::Gt => IntCC::SignedGreaterThan,
+                        Prim::Ge => IntCC::SignedGreaterThanOrEqual,
+                        Prim::Eq => IntCC::Equal,
+                        _ => IntCC::NotEqual,
+                    };
+                    self.b.ins().icmp(cc, x[0], x[1])
+                }
+            }
+            Prim::And => self.b.ins().band(x[0], x[1]),
+            Prim::Or => self.b.ins().bor(x[0], x[1]),
+            Prim::Not => self.b.ins().bxor_imm_s(x[0], 1),
+            Prim::Select => self.b.ins().select(x[0], x[1], x[2]),
+            Prim::IntToF64 => self.b.ins().fcvt_from_sint(types::F64, x[0]),
+            Prim::BoolToF64 => self.b.ins().fcvt_from_uint(types::F64, x[0]),
+            Prim::StopGrad => x[0],
+            other => return unsupported(format!("the elementwise primitive `{}`", other.name())),
+        })
+    }
+
+    /// An integer operation that can fail, through the interpreter's kernel.
+    fn checked(
+        &mut self,
+        op: &Op,
+        p: &Prim,
+        x: &[Value],
+        elems: &[Elem],
+        out: Elem,
+    ) -> Result<Value, Unsupported> {
+        let fail = self.failure(op, None, Type::scalar(out));
+        self.meta.checked_prims.push((p.clone(), elems.to_vec()));
+        let index = (self.meta.checked_prims.len() - 1) as i64;
+        let a = self.word(x[0], elems[0]);
+        let b = if x.len() > 1 {
+            self.word(x[1], elems[1])
+        } else {
+            self.b.ins().iconst(types::I64, 0)
+        };
+        let slot =
+            self.b
+                .create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3));
+        let out_addr = self.b.ins().stack_addr(PTR, slot, 0);
+        let fail_v = self.b.ins().iconst(types::I32, fail as i64);
+        let idx_v = self.b.ins().iconst(types::I32, index);
+        let status = self.call(
+            h::scalar_checked as *const () as usize,
+            &[PTR, types::I32, types::I32, types::I64, types::I64, PTR],
+            &[types::I32],
+            &[self.rt, fail_v, idx_v, a, b, out_addr],
+        )[0];
+        self.check_status(status);
+        Ok(self.load(out, out_addr, 0))
+    }
+}
+
+fn cl<T: std::fmt::Display>(e: T) -> Unsupported {
+    Unsupported {
+        reason: format!("Cranelift: {e}"),
+    }
+}
+
+/// Compiles `f` into a module with the body and batch entry points.
+pub(super) fn compile(
+    f: &Function,
+    in_words: usize,
+    out_words: usize,
+) -> Result<Compiled, Unsupported> {
+    if f.any_op(|op| matches!(op.kind, OpKind::Sample(_) | OpKind::AddCost)) {
+        return unsupported("random choices before ADEV");
+    }
+    let layout = layout(f)?;
+    let mut flags = settings::builder();
+    flags.set("use_colocated_libcalls", "false").map_err(cl)?;
+    flags.set("is_pic", "false").map_err(cl)?;
+    flags.set("opt_level", "speed").map_err(cl)?;
+    let isa = cranelift_native::builder()
+        .map_err(cl)?
+        .finish(settings::Flags::new(flags))
+        .map_err(cl)?;
+    let call_conv = isa.default_call_conv();
+    let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
+    let target = module.target_config();
+    let mut meta = Box::new(Meta::default());
+
+    // body(inputs, outputs, rt) -> status
+    let mut body_sig = module.make_signature();
+    for _ in 0..3 {
+        body_sig.params.push(AbiParam::new(PTR));
+    }
+    body_sig.returns.push(AbiParam::new(types::I32));
+    let body_id = module
+        .declare_function("vprog_body", Linkage::Local, &body_sig)
+        .map_err(cl)?;
+    let mut ctx = module.make_context();
+    ctx.func.signature = body_sig.clone();
+    ctx.func.name = UserFuncName::user(0, body_id.as_u32());
+    let mut fctx = FunctionBuilderContext::new();
+    {
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let (inputs, outputs, rt) = (params[0], params[1], params[2]);
+        let frame = b.ins().load(
+            PTR,
+            MemFlagsData::trusted(),
+            rt,
+            offset_of!(Rt, frame) as i32,
+        );
+        let error_block = b.create_block();
+        let mut l = Lowering {
+            f,
+            b,
+            layout: &layout,
+            meta: &mut meta,
+            call_conv,
+            vals: HashMap::new(),
+            consts: HashMap::new(),
+            frame,
+            rt,
+            error_block,
+            sigs: HashMap::new(),
+        };
+        // Parameters: scalars are loaded, tensors read in place.
+        let mut at = 0i64;
+        for &p in &f.body.params {
+            let ty = f.ty(p).clone();
+            if ty.is_scalar() {
+                let v = l.load(ty.elem, inputs, 8 * at);
+                l.vals.insert(p, V::S(v));
+                at += 1;
+            } else {
+                let addr = l.b.ins().iadd_imm_s(inputs, 8 * at);
+                l.vals.insert(p, V::T(addr));
+                at += (byte_size(&ty).unwrap_or(0) as i64 + 7) / 8;
+            }
+        }
+        debug_assert_eq!(at as usize, in_words);
+        l.region_ops(&f.body)?;
+        let mut at = 0i64;
+        for &r in &f.body.results {
+            let ty = f.ty(r).clone();
+            if ty.is_scalar() {
+                let v = l.s(r)?;
+                let w = l.word(v, ty.elem);
+                l.store(w, outputs, 8 * at);
+                at += 1;
+            } else {
+                let src = l.t(r)?;
+                let dst = l.b.ins().iadd_imm_s(outputs, 8 * at);
+                l.copy(dst, src, &ty);
+                at += (byte_size(&ty).unwrap_or(0) as i64 + 7) / 8;
+            }
+        }
+        debug_assert_eq!(at as usize, out_words);
+        let zero = l.b.ins().iconst(types::I32, 0);
+        l.b.ins().return_(&[zero]);
+        l.b.switch_to_block(error_block);
+        let one = l.b.ins().iconst(types::I32, 1);
+        l.b.ins().return_(&[one]);
+        l.b.seal_all_blocks();
+        l.b.finalize(target);
+    }
+    module.define_function(body_id, &mut ctx).map_err(cl)?;
+    module.clear_context(&mut ctx);
+
+    // batch(inputs, outputs, rt, start, end, row) -> status: row k of
+    // `outputs` for particle start + k.
+    let batch_id = particle_loop(&mut module, &mut ctx, &mut fctx, body_id, out_words, None)?;
+    // sum(inputs, sums, rt, start, end, row) -> status: the real output
+    // words summed over the particles in order into `sums` (zeroed by the
+    // caller), each particle's outputs written to the scratch `row`.
+    let real_words: Vec<usize> = real_output_words(f);
+    let sum_id = particle_loop(
+        &mut module,
+        &mut ctx,
+        &mut fctx,
+        body_id,
+        out_words,
+        Some(&real_words),
+    )?;
+    module.finalize_definitions().map_err(cl)?;
+    let body_ptr = module.get_finalized_function(body_id);
+    let batch_ptr = module.get_finalized_function(batch_id);
+    let sum_ptr = module.get_finalized_function(sum_id);
+    // SAFETY: the functions were defined with exactly these signatures.
+    let body: BodyFn = unsafe { std::mem::transmute::<*const u8, BodyFn>(body_ptr) };
+    let batch: BatchFn = unsafe { std::mem::transmute::<*const u8, BatchFn>(batch_ptr) };
+    let sum: BatchFn = unsafe { std::mem::transmute::<*const u8, BatchFn>(sum_ptr) };
+    Ok(Compiled {
+        module,
+        body,
+        batch,
+        sum,
+        meta,
+        frame_size: layout.size,
+    })
+}
+
+/// The words of `f`'s outputs that hold reals (in the output layout).
+fn real_output_words(f: &Function) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for &r in &f.body.results {
+        let ty = f.ty(r);
+        let n = if ty.is_scalar() {
+            1
+        } else {
+            byte_size(ty).unwrap_or(0).div_ceil(8)
+        };
+        if ty.elem == Elem::F64 {
+            out.extend(at..at + n);
+        }
+        at += n;
+    }
+    out
+}
+
+/// Defines a particle loop `(inputs, outputs, rt, start, end, row) ->
+/// status` calling the body once per particle `start..end` (after pointing
+/// `rt` at the particle). Without `summed`, particle `start + k` writes
+/// row `k` of `outputs`; with it, each particle writes the scratch `row`
+/// and the words `summed` of that row are added, in particle order, to
+/// those of `outputs`.
+fn particle_loop(
+    module: &mut JITModule,
+    ctx: &mut cranelift_codegen::Context,
+    fctx: &mut FunctionBuilderContext,
+    body_id: cranelift_module::FuncId,
+    out_words: usize,
+    summed: Option<&[usize]>,
+) -> Result<cranelift_module::FuncId, Unsupported> {
+    let call_conv = module.isa().default_call_conv();
+    let target = module.target_config();
+    let mut sig = module.make_signature();
+    for _ in 0..3 {
+        sig.params.push(AbiParam::new(PTR));
+    }
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params.push(AbiParam::new(PTR));
+    sig.returns.push(AbiParam::new(types::I32));
+    let name = if summed.is_some() {
+        "vprog_sum"
+    } else {
+        "vprog_batch"
+    };
+    let id = module
+        .declare_function(name, Linkage::Local, &sig)
+        .map_err(cl)?;
+    ctx.func.signature = sig;
+    ctx.func.name = UserFuncName::user(0, id.as_u32());
+    {
+        let mut b = FunctionBuilder::new(&mut ctx.func, fctx);
+        let body_ref = module.declare_func_in_func(body_id, b.func);
+        let mut set_sig = Signature::new(call_conv);
+        set_sig.params.push(AbiParam::new(PTR));
+        set_sig.params.push(AbiParam::new(types::I64));
+        let set_sig = b.import_signature(set_sig);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let p = b.block_params(entry).to_vec();
+        let (inputs, outputs, rt, start, end, scratch) = (p[0], p[1], p[2], p[3], p[4], p[5]);
+        let header = b.create_block();
+        b.append_block_param(header, types::I64);
+        let body_b = b.create_block();
+        let done = b.create_block();
+        let failed = b.create_block();
+        b.append_block_param(failed, types::I32);
+        b.ins().jump(header, &[BlockArg::Value(start)]);
+        b.switch_to_block(header);
+        let k = b.block_params(header)[0];
+        let more = b.ins().icmp(IntCC::SignedLessThan, k, end);
+        b.ins().brif(more, body_b, &[], done, &[]);
+        b.switch_to_block(body_b);
+        let set = b
+            .ins()
+            .iconst(PTR, h::set_particle as *const () as usize as i64);
+        b.ins().call_indirect(set_sig, set, &[rt, k]);
+        let out_row = match summed {
+            Some(_) => scratch,
+            None => {
+                let rel = b.ins().isub(k, start);
+                let row = b.ins().imul_imm_s(rel, 8 * out_words as i64);
+                b.ins().iadd(outputs, row)
+            }
+        };
+        let call = b.ins().call(body_ref, &[inputs, out_row, rt]);
+        let status = b.inst_results(call)[0];
+        let next = b.create_block();
+        b.ins()
+            .brif(status, failed, &[BlockArg::Value(status)], next, &[]);
+        b.switch_to_block(next);
+        for &w in summed.unwrap_or(&[]) {
+            let flags = MemFlagsData::trusted();
+            let off = (8 * w) as i32;
+            let acc = b.ins().load(types::F64, flags, outputs, off);
+            let x = b.ins().load(types::F64, flags, scratch, off);
+            let total = b.ins().fadd(acc, x);
+            b.ins().store(flags, total, outputs, off);
+        }
+        let k1 = b.ins().iadd_imm_s(k, 1);
+        b.ins().jump(header, &[BlockArg::Value(k1)]);
+        b.switch_to_block(done);
+        let zero = b.ins().iconst(types::I32, 0);
+        b.ins().return_(&[zero]);
+        b.switch_to_block(failed);
+        let s = b.block_params(failed)[0];
+        b.ins().return_(&[s]);
+        b.seal_all_blocks();
+        b.finalize(target);
+    }
+    module.define_function(id, ctx).map_err(cl)?;
+    module.clear_context(ctx);
+    Ok(id)
+}

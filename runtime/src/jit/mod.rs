@@ -1,0 +1,410 @@
+//! The Cranelift JIT: the fast path over the same IR the interpreter runs.
+//!
+//! This module is the only place in vprog that touches Cranelift. It lowers
+//! a verified IR function (after ADEV, reverse-mode AD and simplification)
+//! to native code:
+//!
+//! * **Values.** Scalars live in Cranelift SSA values (`f64`, `i64`, `i8`
+//!   for booleans). Every tensor value has a fixed slot in a per-call frame
+//!   (shapes are static, so the layout is computed once, `layout.rs`);
+//!   operations that only view a tensor — indexing the leading dimension,
+//!   `stop_grad`, a passing guard, constants — alias it instead of copying.
+//!   There is no allocation on the hot path and no hashing: traces were
+//!   resolved into flat values by the compiler.
+//! * **Control flow.** `if` becomes a diamond of blocks, `for` a loop whose
+//!   header carries the scalar loop-carried values as block parameters;
+//!   tensor carries are copied into their slots at the back edge.
+//! * **Calls into the runtime** (`helpers.rs`): transcendental functions,
+//!   keyed draws, the forcing tables of `enum` and `mvd` sites, tensor
+//!   primitives worth a call, and checks that fail. Helpers reuse the
+//!   interpreter's kernels, so both back ends compute the same numbers and
+//!   raise the same errors; a failing check records its error with the
+//!   operation's origin and the compiled code returns a nonzero status.
+//! * **The particle loop.** Besides the function itself, two entry points
+//!   run a range of particles inside compiled code: *batch* writes each
+//!   particle's outputs to its own row, so the driver can spread ranges over
+//!   threads and still sum in particle order; *sum* adds every particle's
+//!   real outputs, in particle order, into one row — the gradient
+//!   accumulation of a step on one thread, with nothing per particle left
+//!   to the driver. Both orders are the same, so the results are identical
+//!   whatever the thread count.
+//!
+//! Host functions are called through the run's registry (`helpers::host`).
+//! What the JIT cannot compile (dynamic shapes), it
+//! reports as [`Unsupported`], and the driver falls back to the interpreter.
+
+mod helpers;
+mod layout;
+mod lower;
+
+use crate::interp::{RunContext, RunError};
+use crate::rng::RunKey;
+use crate::value::Value;
+use cranelift_jit::JITModule;
+use std::fmt;
+use vprog_compiler::ir::{Elem, Function, OpKind, Origin, Type};
+use vprog_compiler::prim::{GuardKind, Prim};
+
+/// Why a function cannot be compiled (the driver then interprets it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unsupported {
+    /// What is not supported.
+    pub reason: String,
+}
+
+impl fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// A place where compiled code can fail, and what to say then.
+#[derive(Clone, Debug)]
+pub(crate) struct Failure {
+    /// The failing operation's origin.
+    pub origin: Origin,
+    /// For a guard: its kind and what it checks.
+    pub guard: Option<(GuardKind, String)>,
+    /// The element type of the checked scalar.
+    pub elem: Elem,
+    /// The checked value's type (tensor guards).
+    pub ty: Type,
+}
+
+/// A runtime call evaluating an effect operation.
+#[derive(Clone, Debug)]
+pub(crate) struct EffectCall {
+    pub kind: OpKind,
+    pub arg_types: Vec<Type>,
+    pub result: Type,
+    pub fail: u32,
+}
+
+/// A keyed draw from a distribution with scalar parameters and a scalar
+/// value (no allocation on this path).
+#[derive(Clone, Debug)]
+pub(crate) struct ScalarDraw {
+    pub dist: vprog_compiler::dist::DistKind,
+    pub site: u32,
+    pub stream: u32,
+    pub params: Vec<Elem>,
+    pub fail: u32,
+}
+
+/// A runtime call evaluating a tensor primitive.
+#[derive(Clone, Debug)]
+pub(crate) struct TensorCall {
+    pub prim: Prim,
+    pub arg_types: Vec<Type>,
+    pub fail: u32,
+}
+
+/// What compiled code needs to know at run time, by index.
+#[derive(Debug, Default)]
+pub(crate) struct Meta {
+    pub failures: Vec<Failure>,
+    pub effects: Vec<EffectCall>,
+    pub scalar_draws: Vec<ScalarDraw>,
+    pub tensor_calls: Vec<TensorCall>,
+    /// Integer primitives that can fail, with their operand types.
+    pub checked_prims: Vec<(Prim, Vec<Elem>)>,
+    /// Constant tensors (compiled code holds their addresses).
+    pub consts: Vec<Box<[f64]>>,
+}
+
+/// The state compiled code reads and writes through its `rt` argument.
+#[repr(C)]
+pub(crate) struct Rt {
+    /// The tensor slots of the running call.
+    pub frame: *mut u8,
+    /// `key.base()`, the run's part of every randomness key.
+    pub base: u64,
+    /// The run's key.
+    pub key: RunKey,
+    /// The forcing tables and event records of `enum` and `mvd` sites.
+    pub ctx: *mut RunContext,
+    /// The compiled function's metadata.
+    pub meta: *const Meta,
+    /// The error of a failed call.
+    pub error: Option<RunError>,
+}
+
+type BodyFn = unsafe extern "C" fn(*const u64, *mut u64, *mut Rt) -> i32;
+type BatchFn = unsafe extern "C" fn(*const u64, *mut u64, *mut Rt, i64, i64, *mut u64) -> i32;
+
+/// A compiled function.
+pub struct JitFunction {
+    /// Keeps the code alive; freed on drop.
+    module: Option<JITModule>,
+    body: BodyFn,
+    batch: BatchFn,
+    sum: BatchFn,
+    meta: Box<Meta>,
+    frame_size: usize,
+    inputs: Vec<Type>,
+    outputs: Vec<Type>,
+    /// Input and output sizes in 8-byte words.
+    in_words: usize,
+    out_words: usize,
+    /// Per output, its first word and its number of words.
+    out_layout: Vec<(usize, usize)>,
+}
+
+// SAFETY: after `finalize_definitions` the module is never mutated; the
+// code and the metadata are read-only, and each call gets its own frame and
+// `Rt`. The module is only touched again when it is freed, on drop.
+unsafe impl Send for JitFunction {}
+unsafe impl Sync for JitFunction {}
+
+impl Drop for JitFunction {
+    fn drop(&mut self) {
+        if let Some(module) = self.module.take() {
+            // SAFETY: no call can be running: calls borrow `self`.
+            unsafe { module.free_memory() };
+        }
+    }
+}
+
+impl fmt::Debug for JitFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "JitFunction({} inputs, {} outputs, frame {} bytes)",
+            self.inputs.len(),
+            self.outputs.len(),
+            self.frame_size
+        )
+    }
+}
+
+/// The size of a value of `ty` in the JIT's layout: 8 bytes per f64/i64
+/// element, 1 per boolean element, at least one word for a scalar.
+pub(crate) fn byte_size(ty: &Type) -> Option<usize> {
+    let n = ty.num_elements()?;
+    Some(if ty.is_scalar() {
+        8
+    } else {
+        match ty.elem {
+            Elem::Bool => n,
+            _ => 8 * n,
+        }
+    })
+}
+
+fn words(ty: &Type) -> Option<usize> {
+    byte_size(ty).map(|b| b.div_ceil(8))
+}
+
+/// Compiles `func` to native code.
+pub fn compile(func: &Function) -> Result<JitFunction, Unsupported> {
+    let inputs = func.param_types();
+    let outputs = func.result_types();
+    let in_words = inputs
+        .iter()
+        .map(words)
+        .sum::<Option<usize>>()
+        .ok_or_else(|| Unsupported {
+            reason: "a parameter has a dynamic shape".into(),
+        })?;
+    let out_words = outputs
+        .iter()
+        .map(words)
+        .sum::<Option<usize>>()
+        .ok_or_else(|| Unsupported {
+            reason: "a result has a dynamic shape".into(),
+        })?;
+    let compiled = lower::compile(func, in_words, out_words)?;
+    let mut out_layout = Vec::with_capacity(outputs.len());
+    let mut at = 0;
+    for ty in &outputs {
+        let n = words_of(ty);
+        out_layout.push((at, n));
+        at += n;
+    }
+    Ok(JitFunction {
+        module: Some(compiled.module),
+        body: compiled.body,
+        batch: compiled.batch,
+        sum: compiled.sum,
+        meta: compiled.meta,
+        frame_size: compiled.frame_size,
+        inputs,
+        outputs,
+        in_words,
+        out_words,
+        out_layout,
+    })
+}
+
+impl JitFunction {
+    fn pack_inputs(&self, args: &[Value]) -> Vec<u64> {
+        assert_eq!(
+            args.len(),
+            self.inputs.len(),
+            "internal error: a compiled function called with the wrong number of arguments"
+        );
+        let mut words = Vec::with_capacity(self.in_words);
+        for (v, ty) in args.iter().zip(&self.inputs) {
+            match v {
+                Value::F(x) => words.push(x.to_bits()),
+                Value::I(x) => words.push(*x as u64),
+                Value::B(x) => words.push(u64::from(*x)),
+                Value::T(_) => {
+                    let start = words.len();
+                    words.resize(start + words_of(ty), 0);
+                    // SAFETY: the slice was sized for the value's layout.
+                    unsafe { helpers::write_value(v, words[start..].as_mut_ptr() as *mut u8) };
+                }
+            }
+        }
+        words
+    }
+
+    fn unpack_outputs(&self, words: &[u64]) -> Vec<Value> {
+        let mut out = Vec::with_capacity(self.outputs.len());
+        let mut at = 0;
+        for ty in &self.outputs {
+            let n = words_of(ty);
+            let v = if ty.is_scalar() {
+                match ty.elem {
+                    Elem::F64 => Value::F(f64::from_bits(words[at])),
+                    Elem::I64 => Value::I(words[at] as i64),
+                    Elem::Bool => Value::B(words[at] != 0),
+                }
+            } else {
+                // SAFETY: the words hold the tensor in the JIT's layout.
+                unsafe { helpers::read_tensor(words[at..].as_ptr() as *const u8, ty) }
+            };
+            out.push(v);
+            at += n;
+        }
+        out
+    }
+
+    fn rt(&self, frame: &mut [u64], key: RunKey, ctx: &mut RunContext) -> Rt {
+        Rt {
+            frame: frame.as_mut_ptr() as *mut u8,
+            base: key.base(),
+            key,
+            ctx: ctx as *mut RunContext,
+            meta: &*self.meta as *const Meta,
+            error: None,
+        }
+    }
+
+    /// Runs the compiled function on `args` within `ctx` (as
+    /// [`crate::interp::run`] does).
+    pub fn run(&self, args: &[Value], ctx: &mut RunContext) -> Result<Vec<Value>, RunError> {
+        let inputs = self.pack_inputs(args);
+        let mut outputs = vec![0u64; self.out_words];
+        let mut frame = vec![0u64; self.frame_size.div_ceil(8) + 1];
+        let key = ctx.key.unwrap_or(RunKey::new(0, 0, 0));
+        let mut rt = self.rt(&mut frame, key, ctx);
+        // SAFETY: the buffers are sized for this function's layout and `rt`
+        // lives for the whole call.
+        let status = unsafe { (self.body)(inputs.as_ptr(), outputs.as_mut_ptr(), &mut rt) };
+        if status != 0 {
+            return Err(rt.error.take().unwrap_or_else(|| RunError {
+                message: "internal error: compiled code failed without an error".into(),
+                origin: Origin::default(),
+            }));
+        }
+        Ok(self.unpack_outputs(&outputs))
+    }
+
+    /// Where each output lies in a row of [`JitFunction::run_batch`]:
+    /// its first word and its number of words.
+    pub fn output_layout(&self) -> &[(usize, usize)] {
+        &self.out_layout
+    }
+
+    /// The output types.
+    pub fn output_types(&self) -> &[Type] {
+        &self.outputs
+    }
+
+    /// Runs particles `start..end` of step `step` with seed `seed`, one call
+    /// each inside compiled code, and returns their outputs as rows of
+    /// words in the JIT's layout ([`JitFunction::output_layout`]), row `k`
+    /// for particle `start + k` — or the first error with its particle.
+    /// Nothing is allocated per particle.
+    pub fn run_batch(
+        &self,
+        args: &[Value],
+        seed: u64,
+        step: u64,
+        start: usize,
+        end: usize,
+    ) -> Result<Vec<u64>, (usize, RunError)> {
+        let n = end.saturating_sub(start);
+        self.particle_loop(self.batch, args, seed, step, start, end, self.out_words * n)
+    }
+
+    /// Runs particles `start..end` as [`JitFunction::run_batch`] does, but
+    /// returns one row: the sum over the particles, taken in particle order
+    /// inside compiled code, of every real output (other outputs' words are
+    /// zero).
+    pub fn run_sum(
+        &self,
+        args: &[Value],
+        seed: u64,
+        step: u64,
+        start: usize,
+        end: usize,
+    ) -> Result<Vec<u64>, (usize, RunError)> {
+        self.particle_loop(self.sum, args, seed, step, start, end, self.out_words)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn particle_loop(
+        &self,
+        entry: BatchFn,
+        args: &[Value],
+        seed: u64,
+        step: u64,
+        start: usize,
+        end: usize,
+        out_len: usize,
+    ) -> Result<Vec<u64>, (usize, RunError)> {
+        let inputs = self.pack_inputs(args);
+        // Zero words are 0.0: the sums start there.
+        let mut outputs = vec![0u64; out_len];
+        let mut scratch = vec![0u64; self.out_words.max(1)];
+        let mut frame = vec![0u64; self.frame_size.div_ceil(8) + 1];
+        let key = RunKey::new(seed, step, start as u64);
+        let mut ctx = RunContext::new(key);
+        let mut rt = self.rt(&mut frame, key, &mut ctx);
+        // SAFETY: as in `run`; the output buffer has a row per particle
+        // (or the one row of sums), the scratch row one row.
+        let status = unsafe {
+            entry(
+                inputs.as_ptr(),
+                outputs.as_mut_ptr(),
+                &mut rt,
+                start as i64,
+                end as i64,
+                scratch.as_mut_ptr(),
+            )
+        };
+        if status != 0 {
+            let particle = rt.key.particle as usize;
+            return Err((
+                particle,
+                rt.error.take().unwrap_or_else(|| RunError {
+                    message: "internal error: compiled code failed without an error".into(),
+                    origin: Origin::default(),
+                }),
+            ));
+        }
+        Ok(outputs)
+    }
+
+    /// The words of one row of [`JitFunction::run_batch`].
+    pub fn row_words(&self) -> usize {
+        self.out_words
+    }
+}
+
+fn words_of(ty: &Type) -> usize {
+    words(ty).unwrap_or(0)
+}
