@@ -1,16 +1,23 @@
 //! Helpers of the statistical test suites: compiling a program, averaging
 //! seeded particle estimates of its objective and gradient, comparing them
 //! with exact values, and the numerical tools (Gaussian quadrature,
-//! dual numbers) the exact values are computed with.
+//! dual numbers) the exact values are computed with. Every check also runs
+//! its first particles on the JIT and requires the interpreter's numbers to
+//! the bit, so the suites double as differential tests of the back ends.
 //!
 //! Nothing here computes an exact value with vprog: the exact side of every
 //! comparison is plain Rust arithmetic written in the test.
 
 #![allow(dead_code)]
 
+use vprog::runtime::backend::{Backend, Prepared};
 use vprog::runtime::estimator::particle;
 use vprog::runtime::params::ParamStore;
 use vprog::runtime::rng::RunKey;
+
+/// How many particles of every check are also run on the JIT and compared
+/// with the interpreter's, to the bit.
+const JIT_PARTICLES: usize = 200;
 
 /// How many standard errors a mean may lie from the exact value.
 pub const TOLERANCE_IN_SE: f64 = 4.0;
@@ -210,6 +217,31 @@ impl Case {
             values.push(estimate.value);
             for (column, g) in components.iter_mut().zip(gradient) {
                 column.push(g);
+            }
+        }
+
+        // The same particles compiled: the JIT must agree with the
+        // interpreter (the reference semantics) to the bit. (Every program
+        // of the suites compiles today; one that falls back is skipped.)
+        let compiled = Prepared::new(objective.clone(), Backend::Jit);
+        if compiled.is_compiled() {
+            for i in 0..JIT_PARTICLES.min(self.samples) {
+                let key = RunKey::new(self.seed, 0, i as u64);
+                let interp = particle(&objective, &params, key, true).expect("interpreted");
+                let jit = particle(&compiled, &params, key, true)
+                    .unwrap_or_else(|e| panic!("particle {i} failed on the JIT: {e:?}"));
+                let bits = |e: &vprog::runtime::estimator::Estimate| -> Vec<u64> {
+                    std::iter::once(e.value)
+                        .chain(e.gradient.iter().flatten().flat_map(|v| v.f64_elements()))
+                        .map(f64::to_bits)
+                        .collect()
+                };
+                assert_eq!(
+                    bits(&interp),
+                    bits(&jit),
+                    "particle {i}: the JIT and the interpreter differ\n{}",
+                    self.source
+                );
             }
         }
 
