@@ -33,9 +33,11 @@ pub fn guard_params(b: &mut Builder, dist: DistKind, params: &[ValueId]) -> Vec<
     use GuardKind::*;
     let names = dist.param_names();
     let kinds: Vec<Option<GuardKind>> = match dist {
-        DistKind::Normal | DistKind::LogNormal | DistKind::Laplace | DistKind::Cauchy => {
-            vec![Some(Finite), Some(Positive)]
-        }
+        DistKind::Normal
+        | DistKind::MvNormalDiag
+        | DistKind::LogNormal
+        | DistKind::Laplace
+        | DistKind::Cauchy => vec![Some(Finite), Some(Positive)],
         DistKind::Uniform => vec![Some(Finite), Some(Finite)],
         DistKind::Exponential | DistKind::Poisson => vec![Some(Positive)],
         DistKind::Gamma | DistKind::Beta => vec![Some(Positive), Some(Positive)],
@@ -44,9 +46,12 @@ pub fn guard_params(b: &mut Builder, dist: DistKind, params: &[ValueId]) -> Vec<
         DistKind::Geometric => vec![Some(UnitInterval)],
         DistKind::Categorical => vec![Some(Probabilities)],
         DistKind::Binomial => vec![Some(NonNegativeInt), Some(UnitInterval)],
-        DistKind::MvNormalDiag => vec![Some(Finite), Some(Positive)],
         DistKind::MvNormal => vec![Some(Finite), Some(LowerTriangularPositiveDiagonal)],
         DistKind::Dirichlet => vec![Some(Positive)],
+        DistKind::Bernoulli => vec![Some(UnitInterval)],
+        // Logits are finite: a probability of exactly 0 or 1 is written
+        // with `bernoulli` / `categorical` instead.
+        DistKind::BernoulliLogits | DistKind::CategoricalLogits => vec![Some(Finite)],
     };
     let mut out: Vec<ValueId> = params
         .iter()
@@ -140,10 +145,22 @@ fn normal_kernel(b: &mut Builder, v: ValueId, mean: ValueId, scale: ValueId) -> 
 pub fn log_density(b: &mut Builder, dist: DistKind, params: &[ValueId], v: ValueId) -> ValueId {
     let half_log_2pi = 0.5 * (2.0 * PI).ln();
     match dist {
-        DistKind::Normal => {
+        DistKind::Normal | DistKind::MvNormalDiag if b.ty(v).is_scalar() => {
             let k = normal_kernel(b, v, params[0], params[1]);
             let c0 = c(b, half_log_2pi);
             b.sub(k, c0)
+        }
+        DistKind::Normal | DistKind::MvNormalDiag => {
+            // Elementwise over the value's shape, scalar parameters
+            // broadcast; the log density is the sum over the elements.
+            let ty = b.ty(v);
+            let n = ty.shape.iter().product::<usize>() as f64;
+            let mean = broadcast_to_value(b, params[0], &ty);
+            let scale = broadcast_to_value(b, params[1], &ty);
+            let k = normal_kernel(b, v, mean, scale);
+            let s = b.un(Prim::Sum, k);
+            let c0 = c(b, n * half_log_2pi);
+            b.sub(s, c0)
         }
         DistKind::LogNormal => {
             let zero = c(b, 0.0);
@@ -352,13 +369,6 @@ pub fn log_density(b: &mut Builder, dist: DistKind, params: &[ValueId], v: Value
             let k = b.add(k, bq);
             in_support(b, inside, k)
         }
-        DistKind::MvNormalDiag => {
-            let n = b.ty(v).shape[0] as f64;
-            let k = normal_kernel(b, v, params[0], params[1]);
-            let s = b.un(Prim::Sum, k);
-            let c0 = c(b, n * half_log_2pi);
-            b.sub(s, c0)
-        }
         DistKind::MvNormal => {
             let (mean, l) = (params[0], params[1]);
             let n = b.ty(v).shape[0] as f64;
@@ -389,7 +399,124 @@ pub fn log_density(b: &mut Builder, dist: DistKind, params: &[ValueId], v: Value
             let k = b.sub(lgs, sl);
             b.add(k, st)
         }
+        DistKind::Bernoulli => {
+            // log p where v = 1, log(1 − p) where v = 0 (one log of the
+            // selected probability, so a zero probability on the side not
+            // taken forms no −∞ and no NaN derivative); −∞ elsewhere.
+            let p = params[0];
+            let (is_one, inside) = binary_support(b, v);
+            let one = b.full_like(p, 1.0);
+            let q = b.sub(one, p);
+            let chosen = b.prim(Prim::Select, &[is_one, p, q]);
+            let lp = log(b, chosen);
+            let lp = in_support(b, inside, lp);
+            sum_if_tensor(b, lp)
+        }
+        DistKind::BernoulliLogits => {
+            // log σ(l) = −softplus(−l) where v = 1 and log(1 − σ(l)) =
+            // −softplus(l) where v = 0: −softplus((1 − 2v)·l), stable for
+            // logits of either sign; −∞ off {0, 1}.
+            let l = params[0];
+            let (_, inside) = binary_support(b, v);
+            let one = b.full_like(v, 1.0);
+            let two = b.full_like(v, 2.0);
+            let twice = b.mul(two, v);
+            let sign = b.sub(one, twice);
+            let signed = b.mul(sign, l);
+            let sp = b.un(Prim::Softplus, signed);
+            let lp = b.neg(sp);
+            let lp = in_support(b, inside, lp);
+            sum_if_tensor(b, lp)
+        }
+        DistKind::CategoricalLogits => {
+            let logits = params[0];
+            let ty = b.ty(logits);
+            if ty.shape.len() == 1 {
+                categorical_logits_row(b, logits, v)
+            } else {
+                // One choice per row: Σᵣ log softmax(logits[r])[v[r]], as a
+                // loop over the rows.
+                let rows = ty.shape[0];
+                let body = b.region(&[Type::i64(), Type::f64()], |b, p| {
+                    let (r, acc) = (p[0], p[1]);
+                    let row = b.prim(Prim::Index, &[logits, r]);
+                    let vr = b.prim(Prim::Index, &[v, r]);
+                    let lp = categorical_logits_row(b, row, vr);
+                    vec![b.add(acc, lp)]
+                });
+                let lo = b.i64(0);
+                let hi = b.i64(rows as i64);
+                let zero = c(b, 0.0);
+                b.for_(lo, hi, &[zero], body, Some(rows))[0]
+            }
+        }
     }
+}
+
+/// `p` broadcast to the value's type `ty` if it is a scalar.
+fn broadcast_to_value(b: &mut Builder, p: ValueId, ty: &Type) -> ValueId {
+    if b.ty(p).is_scalar() {
+        b.broadcast_like(p, ty)
+    } else {
+        p
+    }
+}
+
+/// The sum of the elements of `x`, or `x` for a scalar.
+fn sum_if_tensor(b: &mut Builder, x: ValueId) -> ValueId {
+    if b.ty(x).is_scalar() {
+        x
+    } else {
+        b.un(Prim::Sum, x)
+    }
+}
+
+/// `(v = 1, v ∈ {0, 1})` elementwise, as support tests.
+fn binary_support(b: &mut Builder, v: ValueId) -> (ValueId, ValueId) {
+    let zero = b.full_like(v, 0.0);
+    let one = b.full_like(v, 1.0);
+    support_test(b, |b| {
+        let is_one = b.prim(Prim::Eq, &[v, one]);
+        let is_zero = b.prim(Prim::Eq, &[v, zero]);
+        let inside = b.prim(Prim::Or, &[is_one, is_zero]);
+        (is_one, inside)
+    })
+}
+
+/// `log softmax(logits)[v]` for a vector of logits and an integer `v`
+/// (−∞ outside `0..len`).
+fn categorical_logits_row(b: &mut Builder, logits: ValueId, v: ValueId) -> ValueId {
+    let k = b.ty(logits).shape[0] as i64;
+    let zero = b.i64(0);
+    let kk = b.i64(k);
+    let ge = support_test(b, |b| b.prim(Prim::Ge, &[v, zero]));
+    let lt = support_test(b, |b| b.prim(Prim::Lt, &[v, kk]));
+    let inside = support_test(b, |b| b.prim(Prim::And, &[ge, lt]));
+    let km1 = b.i64(k - 1);
+    let clamped = b.prim(Prim::Max, &[v, zero]);
+    let clamped = b.prim(Prim::Min, &[clamped, km1]);
+    let chosen = b.prim(Prim::Index, &[logits, clamped]);
+    let normalizer = b.un(Prim::LogSumExp, logits);
+    let lp = b.sub(chosen, normalizer);
+    in_support(b, inside, lp)
+}
+
+/// The common shape of the tensor parameters of an elementwise
+/// distribution (scalars broadcast; a scalar if every parameter is one),
+/// or the first two shapes that differ.
+pub fn elementwise_shape(param_types: &[Type]) -> Result<Vec<usize>, (Vec<usize>, Vec<usize>)> {
+    let mut shape: Option<&Vec<usize>> = None;
+    for t in param_types {
+        if t.is_scalar() {
+            continue;
+        }
+        match shape {
+            None => shape = Some(&t.shape),
+            Some(s) if *s == t.shape => {}
+            Some(s) => return Err((s.clone(), t.shape.clone())),
+        }
+    }
+    Ok(shape.cloned().unwrap_or_default())
 }
 
 /// The IR type of values of `dist` with parameter types `param_types`.
@@ -400,5 +527,14 @@ pub fn value_type(dist: DistKind, param_types: &[Type]) -> Type {
         ValueKind::Int => Type::i64(),
         ValueKind::Bool => Type::bool(),
         ValueKind::Vector => Type::tensor(Elem::F64, param_types[0].shape.clone()),
+        ValueKind::Tensor => {
+            let shape = elementwise_shape(param_types).unwrap_or_else(|(first, _)| first);
+            Type::tensor(Elem::F64, shape)
+        }
+        // A vector of logits is one choice; a matrix, one per row.
+        ValueKind::IntPerRow => match param_types.first().map(|t| t.shape.as_slice()) {
+            Some([rows, _]) => Type::tensor(Elem::I64, vec![*rows]),
+            _ => Type::i64(),
+        },
     }
 }

@@ -13,7 +13,8 @@ use std::fmt;
 /// A built-in distribution family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DistKind {
-    /// `normal(mean, scale)`
+    /// `normal(mean, scale)`: over a scalar, or elementwise independent
+    /// over a tensor (see [`ParamKind::Tensor`]).
     Normal,
     /// `lognormal(mu, sigma)`: `exp` of a normal.
     LogNormal,
@@ -41,13 +42,25 @@ pub enum DistKind {
     Poisson,
     /// `binomial(n, p)`
     Binomial,
-    /// `mv_normal_diag(mean, scale)`: independent normals over a vector.
+    /// `mv_normal_diag(mean, scale)`: independent normals over a vector
+    /// or a tensor of any static shape (the tensor normal that is never a
+    /// scalar).
     MvNormalDiag,
     /// `mv_normal(mean, scale_tril)`: a multivariate normal given the lower
     /// Cholesky factor of its covariance.
     MvNormal,
     /// `dirichlet(alpha)`
     Dirichlet,
+    /// `bernoulli(probs)`: reals in {0, 1}, elementwise independent over
+    /// the shape of `probs`.
+    Bernoulli,
+    /// `bernoulli_logits(logits)`: [`DistKind::Bernoulli`] with
+    /// `probs = sigmoid(logits)`.
+    BernoulliLogits,
+    /// `categorical_logits(logits)`: over `0..len(logits)` with
+    /// probabilities `softmax(logits)`; for a matrix of logits, one
+    /// independent choice per row (an `int` vector).
+    CategoricalLogits,
 }
 
 /// The kind of one distribution parameter.
@@ -61,6 +74,14 @@ pub enum ParamKind {
     Vector,
     /// A real square matrix matching the vector parameters' length.
     Matrix,
+    /// A real scalar or a real tensor of static shape. The tensor
+    /// parameters of one choice share one shape, the value's; scalar
+    /// parameters are broadcast to it (with every parameter a scalar, the
+    /// value is a scalar).
+    Tensor,
+    /// The logits of `categorical_logits`: a real vector (one choice) or a
+    /// real matrix (one choice per row).
+    Logits,
 }
 
 /// The kind of value a distribution produces.
@@ -74,6 +95,12 @@ pub enum ValueKind {
     Bool,
     /// A real vector.
     Vector,
+    /// A real scalar or tensor of the parameters' common shape
+    /// ([`ParamKind::Tensor`]).
+    Tensor,
+    /// An integer per row of the logits: a scalar for a vector of logits,
+    /// a vector for a matrix.
+    IntPerRow,
 }
 
 /// A gradient-estimation strategy for a random choice (the ADEV rules).
@@ -147,7 +174,16 @@ pub const ALL_DISTRIBUTIONS: &[DistKind] = &[
     DistKind::MvNormalDiag,
     DistKind::MvNormal,
     DistKind::Dirichlet,
+    DistKind::Bernoulli,
+    DistKind::BernoulliLogits,
+    DistKind::CategoricalLogits,
 ];
+
+/// The most joint values a tensor choice (`bernoulli` over a tensor,
+/// `categorical_logits` over a matrix of logits) may have under `by enum`:
+/// each one is a run of the expectation, and a tensor of n independent
+/// elements with K values each has Kⁿ of them.
+pub const MAX_ENUMERATED_JOINT_VALUES: usize = 256;
 
 impl DistKind {
     /// The name used in programs.
@@ -170,6 +206,9 @@ impl DistKind {
             DistKind::MvNormalDiag => "mv_normal_diag",
             DistKind::MvNormal => "mv_normal",
             DistKind::Dirichlet => "dirichlet",
+            DistKind::Bernoulli => "bernoulli",
+            DistKind::BernoulliLogits => "bernoulli_logits",
+            DistKind::CategoricalLogits => "categorical_logits",
         }
     }
 
@@ -198,6 +237,8 @@ impl DistKind {
             DistKind::MvNormalDiag => &["mean", "scale"],
             DistKind::MvNormal => &["mean", "scale_tril"],
             DistKind::Dirichlet => &["alpha"],
+            DistKind::Bernoulli => &["probs"],
+            DistKind::BernoulliLogits | DistKind::CategoricalLogits => &["logits"],
         }
     }
 
@@ -205,8 +246,8 @@ impl DistKind {
     pub fn param_kinds(self) -> &'static [ParamKind] {
         use ParamKind::*;
         match self {
-            DistKind::Normal
-            | DistKind::LogNormal
+            DistKind::Normal | DistKind::MvNormalDiag => &[Tensor, Tensor],
+            DistKind::LogNormal
             | DistKind::Uniform
             | DistKind::Gamma
             | DistKind::Beta
@@ -218,8 +259,9 @@ impl DistKind {
             DistKind::StudentT => &[Real, Real, Real],
             DistKind::Categorical | DistKind::Dirichlet => &[Vector],
             DistKind::Binomial => &[Int, Real],
-            DistKind::MvNormalDiag => &[Vector, Vector],
             DistKind::MvNormal => &[Vector, Matrix],
+            DistKind::Bernoulli | DistKind::BernoulliLogits => &[Tensor],
+            DistKind::CategoricalLogits => &[Logits],
         }
     }
 
@@ -227,7 +269,10 @@ impl DistKind {
     pub fn value_kind(self) -> ValueKind {
         match self {
             DistKind::Normal
-            | DistKind::LogNormal
+            | DistKind::MvNormalDiag
+            | DistKind::Bernoulli
+            | DistKind::BernoulliLogits => ValueKind::Tensor,
+            DistKind::LogNormal
             | DistKind::Uniform
             | DistKind::Exponential
             | DistKind::Gamma
@@ -240,20 +285,51 @@ impl DistKind {
             | DistKind::Geometric
             | DistKind::Poisson
             | DistKind::Binomial => ValueKind::Int,
-            DistKind::MvNormalDiag | DistKind::MvNormal | DistKind::Dirichlet => ValueKind::Vector,
+            DistKind::MvNormal | DistKind::Dirichlet => ValueKind::Vector,
+            DistKind::CategoricalLogits => ValueKind::IntPerRow,
         }
     }
 
-    /// Whether the distribution is over a countable set.
+    /// Whether the distribution is over a countable set (the Bernoulli
+    /// families are, though their values are reals).
     pub fn is_discrete(self) -> bool {
-        matches!(self.value_kind(), ValueKind::Int | ValueKind::Bool)
+        matches!(
+            self.value_kind(),
+            ValueKind::Int | ValueKind::Bool | ValueKind::IntPerRow
+        ) || self.is_bernoulli()
+    }
+
+    /// `bernoulli` or `bernoulli_logits`.
+    pub fn is_bernoulli(self) -> bool {
+        matches!(self, DistKind::Bernoulli | DistKind::BernoulliLogits)
+    }
+
+    /// Whether a tensor-valued choice is made of independent scalar
+    /// choices, one per element, of [`DistKind::element_kind`].
+    pub fn is_elementwise(self) -> bool {
+        self.value_kind() == ValueKind::Tensor
+    }
+
+    /// The scalar family of one element of an elementwise choice
+    /// (`mv_normal_diag`'s elements are normals; the others are their own
+    /// elements).
+    pub fn element_kind(self) -> DistKind {
+        match self {
+            DistKind::MvNormalDiag => DistKind::Normal,
+            other => other,
+        }
     }
 
     /// Whether the support is finite (so `enum` applies).
     pub fn has_finite_support(self) -> bool {
         matches!(
             self,
-            DistKind::Flip | DistKind::Categorical | DistKind::Binomial
+            DistKind::Flip
+                | DistKind::Categorical
+                | DistKind::Binomial
+                | DistKind::Bernoulli
+                | DistKind::BernoulliLogits
+                | DistKind::CategoricalLogits
         )
     }
 
@@ -274,7 +350,12 @@ impl DistKind {
             // reparameterized, so a learned `df` is differentiable too.
             DistKind::StudentT => &[Reparam, Reinforce],
             DistKind::Gamma | DistKind::Beta | DistKind::Dirichlet => &[Implicit, Reinforce],
-            DistKind::Flip | DistKind::Categorical | DistKind::Binomial => &[Enum, Mvd, Reinforce],
+            DistKind::Flip
+            | DistKind::Categorical
+            | DistKind::Binomial
+            | DistKind::Bernoulli
+            | DistKind::BernoulliLogits
+            | DistKind::CategoricalLogits => &[Enum, Mvd, Reinforce],
             DistKind::Geometric | DistKind::Poisson => &[Mvd, Reinforce],
         }
     }

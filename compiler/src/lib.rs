@@ -9,6 +9,7 @@
 // hundreds of `Err` sites would add noise for no measurable gain.
 #![allow(clippy::result_large_err)]
 
+pub mod data;
 pub mod density;
 pub mod dist;
 pub mod ir;

@@ -462,14 +462,14 @@ fn verify_error_if_condition_not_bool() {
 }
 
 #[test]
-fn verify_error_draw_parameter_kind() {
+fn verify_error_draw_result_shape() {
     check_verify_error(
         "func @f(%v: f64[2], %s: f64) -> (f64) {
            %d = draw<normal, site=0, stream=0, params=2> %v, %s : f64
            return %d
          }",
         expect![
-            "op #0 `draw<normal, site=0, stream=0, params=2>`: parameter of type f64[2] does not fit Real"
+            "op #0 `draw<normal, site=0, stream=0, params=2>`: result types [f64], expected [f64[2]]"
         ],
     );
 }

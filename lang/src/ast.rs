@@ -169,7 +169,8 @@ pub enum StmtKind {
         /// The new value.
         value: Expr,
     },
-    /// `for var in lo..hi { body }`.
+    /// `for var in lo..hi { body }`, or `plate var in lo..hi [(subsample
+    /// m)] { body }`.
     For {
         /// The loop variable.
         var: Ident,
@@ -179,9 +180,20 @@ pub enum StmtKind {
         hi: Expr,
         /// The body.
         body: Block,
+        /// For a `plate`: its keyword's span and the subsample size.
+        plate: Option<Plate>,
     },
     /// An expression evaluated for its effect (`add_cost(w);`, `if ...`).
     Expr(Expr),
+}
+
+/// What makes a loop a `plate`: conditionally independent iterations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plate {
+    /// The `plate` keyword.
+    pub span: Span,
+    /// `(subsample m)`: the size of the minibatch drawn per run.
+    pub subsample: Option<Expr>,
 }
 
 /// `let [mut] pattern [: type] = value;`

@@ -17,7 +17,7 @@ use logos::Logos;
 /// The words the grammar reserves; none of them can be an identifier.
 pub const KEYWORDS: &[&str] = &[
     "gen", "fn", "let", "mut", "param", "fit", "report", "import", "with", "by", "if", "else",
-    "for", "in", "sim", "true", "false", "E",
+    "for", "plate", "in", "sim", "true", "false", "E",
 ];
 
 /// What a token is, coarsely, for highlighting.
@@ -59,6 +59,7 @@ enum RawToken {
     #[token("if")]
     #[token("else")]
     #[token("for")]
+    #[token("plate")]
     #[token("in")]
     #[token("sim")]
     #[token("true")]

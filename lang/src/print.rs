@@ -243,14 +243,25 @@ impl Printer {
                 self.expr(value);
                 self.text(")");
             }
-            StmtKind::For { var, lo, hi, body } => {
-                self.text("(for ");
+            StmtKind::For {
+                var,
+                lo,
+                hi,
+                body,
+                plate,
+            } => {
+                self.text(if plate.is_some() { "(plate " } else { "(for " });
                 self.text(&var.name);
                 self.text(" ");
                 self.expr(lo);
                 self.text(" ");
                 self.expr(hi);
                 self.text(" ");
+                if let Some(m) = plate.as_ref().and_then(|p| p.subsample.as_ref()) {
+                    self.text("(subsample ");
+                    self.expr(m);
+                    self.text(") ");
+                }
                 self.block(body);
                 self.text(")");
             }

@@ -1261,10 +1261,11 @@ let e = E {
 "#,
         expect![[r#"
             E0412: `normal` takes 2 parameter(s) (mean, scale), but 1 were given @ "normal(0.0)"
-            E0413: the `mean` of `normal` must be a scalar, found real[2] @ "[0.0, 1.0]"
             E0413: the `n` of `binomial` must be an integer, found real @ "2.5"
             E0413: the `probs` of `categorical` must be a vector of static size, found real @ "0.5"
-            E0414: `mv_normal_diag`: the mean has length 3 but the scale is real[2] @ "ones(2)"
+            E0414: `mv_normal_diag`: the mean is real[3] but the scale is real[2] @ "ones(2)"
+              label: the mean is real[3] @ "zeros(3)"
+              help: the parameters must have one shape, the value's; a scalar parameter is broadcast to it
             E0414: `mv_normal`: the mean has length 2 but the scale_tril is real[3, 3] @ "diag(ones(3))"
             E0211: the `p` of `flip` must be a real, found a boolean @ "true"
             E0401: `normal` has no option `mean` @ "mean"

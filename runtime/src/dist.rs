@@ -16,16 +16,22 @@
 //!   the `enum` strategy.
 //!
 //! The module is split along those seams: `validate` (construction),
-//! `sample`, and `density` (log density, CDF, support).
+//! `sample`, and `density` (log density, CDF, support). A [`Dist`] is one
+//! scalar or vector choice; [`Independent`] (`independent`) is a tensor
+//! choice made of independent scalar ones — `normal`, `mv_normal_diag`,
+//! `bernoulli` and `bernoulli_logits` over a tensor, `categorical_logits`
+//! over the rows of a matrix.
 //!
 //! This module knows nothing of the IR or of gradient estimators; the
 //! measure-valued derivative of the binomial only borrows
 //! [`sample_binomial_split`] from here.
 
 mod density;
+mod independent;
 mod sample;
 mod validate;
 
+pub use independent::{Independent, TensorArg};
 pub use sample::{sample_binomial_split, standard_normal};
 
 use crate::rng::SiteRng;
@@ -56,7 +62,8 @@ pub enum DistArg<'a> {
 /// A value drawn from, or scored under, a distribution.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DistValue {
-    /// A real scalar (`normal`, `gamma`, …).
+    /// A real scalar (`normal`, `gamma`, …; 0 or 1 for `bernoulli` and
+    /// `bernoulli_logits`).
     Real(f64),
     /// An integer (`categorical`, `geometric`, `poisson`, `binomial`).
     Int(i64),
@@ -174,6 +181,21 @@ enum Family<'a> {
         /// `sample::sample_dirichlet`).
         unit_gammas: Vec<rand_distr::Gamma<f64>>,
     },
+    Bernoulli {
+        p: f64,
+    },
+    BernoulliLogits {
+        logit: f64,
+        /// `sigmoid(logit)`.
+        p: f64,
+    },
+    CategoricalLogits {
+        /// `log softmax(logits)`.
+        log_probs: Vec<f64>,
+        /// `softmax(logits)`, summing to `total` (1 up to rounding).
+        probs: Vec<f64>,
+        total: f64,
+    },
 }
 
 impl<'a> Dist<'a> {
@@ -197,14 +219,18 @@ impl<'a> Dist<'a> {
             Family::MvNormalDiag { .. } => DistKind::MvNormalDiag,
             Family::MvNormal { .. } => DistKind::MvNormal,
             Family::Dirichlet { .. } => DistKind::Dirichlet,
+            Family::Bernoulli { .. } => DistKind::Bernoulli,
+            Family::BernoulliLogits { .. } => DistKind::BernoulliLogits,
+            Family::CategoricalLogits { .. } => DistKind::CategoricalLogits,
         }
     }
 
     /// Draws one value from the stream `rng`.
     ///
-    /// Flip returns [`DistValue::Bool`]; categorical, geometric, poisson and
-    /// binomial [`DistValue::Int`]; the multivariate families and dirichlet
-    /// [`DistValue::Vector`]; the rest [`DistValue::Real`]. See the
+    /// Flip returns [`DistValue::Bool`]; categorical, categorical_logits,
+    /// geometric, poisson and binomial [`DistValue::Int`]; the multivariate
+    /// families and dirichlet [`DistValue::Vector`]; the rest
+    /// [`DistValue::Real`] (0 or 1 for the Bernoulli families). See the
     /// `sample` module for the algorithm of each family and the clamping of
     /// draws that would round onto the edge of the support.
     pub fn sample(&self, rng: &mut SiteRng) -> DistValue {
@@ -231,7 +257,8 @@ impl<'a> Dist<'a> {
     }
 
     /// Every value of a finite support, in increasing order (flip:
-    /// `[false, true]`; categorical: `0..K`; binomial: `0..=n`). `None` for
+    /// `[false, true]`; bernoulli: `[0, 1]`; categorical: `0..K`;
+    /// binomial: `0..=n`). `None` for
     /// infinite supports, and for a binomial with more than
     /// [`MAX_ENUMERATED_SUPPORT`] values, which no enumeration could visit.
     pub fn support(&self) -> Option<Vec<DistValue>> {

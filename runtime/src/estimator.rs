@@ -173,7 +173,52 @@ fn mvd_cotangent(event: &MvdEvent, main: f64, alts: &[f64]) -> Value {
                     },
             )
         }
+        // Each element i of a Bernoulli choice (a scalar, or a tensor of
+        // independent elements) is a flip: ∂pᵢ E = ℓ(xᵢ = 1) − ℓ(xᵢ = 0)
+        // with the other elements at the run's values; alternative i is
+        // the run's value with element i flipped.
+        DistKind::Bernoulli | DistKind::BernoulliLogits => {
+            let values = event.value.as_reals();
+            let d: Vec<f64> = values
+                .iter()
+                .zip(alts)
+                .map(|(&x, &alt)| if x == 1.0 { main - alt } else { alt - main })
+                .collect();
+            shaped(d, event.value.shape())
+        }
+        // As categorical, per row: ∂P[r, j] E = ℓ(row r set to j), the
+        // alternatives in row-major order skipping each row's own value.
+        DistKind::CategoricalLogits => {
+            let rows: Vec<i64> = event.value.as_reals().iter().map(|&v| v as i64).collect();
+            let classes = event.param_len / rows.len().max(1);
+            let mut it = alts.iter();
+            let mut d = Vec::with_capacity(event.param_len);
+            for &own in &rows {
+                for k in 0..classes as i64 {
+                    d.push(if k == own {
+                        main
+                    } else {
+                        it.next().copied().unwrap_or(f64::NAN)
+                    });
+                }
+            }
+            let mut shape = event.value.shape().to_vec();
+            shape.push(classes);
+            shaped(d, &shape)
+        }
         _ => Value::F(0.0),
+    }
+}
+
+/// An `f64` value of `shape` holding `data` row-major (a scalar for an
+/// empty shape).
+fn shaped(data: Vec<f64>, shape: &[usize]) -> Value {
+    if shape.is_empty() {
+        return Value::F(data.first().copied().unwrap_or(f64::NAN));
+    }
+    match ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(shape), data) {
+        Ok(a) => Value::from_f64_array(a),
+        Err(_) => Value::F(f64::NAN),
     }
 }
 

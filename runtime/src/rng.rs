@@ -87,6 +87,31 @@ pub fn stream_from_base(base: u64, site: u32, stream: u32, loop_indices: &[i64])
     SiteRng { state: h }
 }
 
+/// The site id reserved for the minibatches of subsampled plates (sites
+/// of random choices are numbered from 0 within a function).
+pub const SUBSAMPLE_SITE: u32 = u32::MAX;
+
+/// The minibatch of a subsampled plate over `0..n` in the run whose
+/// [`RunKey::base`] is `base`: `m` distinct indices of `0..n`, uniformly
+/// (a partial Fisher–Yates shuffle, each position's swap drawn unbiasedly),
+/// in the order drawn. Keyed by `(n, m)` only, so every plate over `0..n`
+/// with subsample `m` in one run draws the same minibatch.
+pub fn subsample(base: u64, n: usize, m: usize) -> Vec<i64> {
+    use rand::RngExt;
+    let mut rng = stream_from_base(base, SUBSAMPLE_SITE, 0, &[n as i64, m as i64]);
+    // The permutation's moved entries; every other position holds itself.
+    let mut moved: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(m);
+    for k in 0..m.min(n) {
+        let j = rng.random_range(k..n);
+        let at_j = moved.get(&j).copied().unwrap_or(j);
+        let at_k = moved.get(&k).copied().unwrap_or(k);
+        moved.insert(j, at_k);
+        out.push(at_j as i64);
+    }
+    out
+}
+
 /// A SplitMix64 stream for one draw. Implements [`rand::Rng`], so every
 /// `rand_distr` sampler can read from it.
 #[derive(Debug)]

@@ -700,12 +700,12 @@ rule_table! {
         b.prim(Prim::Select, &[c, p[0], p[1]])
     })],
     Prim::ConstTensor { .. } => vec![Case::new(
-        Prim::ConstTensor { shape: vec![2], data: vec![0.5, -1.5] },
+        Prim::ConstTensor { shape: vec![2], data: vec![0.5, -1.5].into() },
         vec![real(&[2], -2.0, 2.0)],
         dual(|a| vec![a[0].d()[0] * 0.5, a[0].d()[1] * -1.5]),
     )
     .body(|b, p| {
-        let c = b.prim(Prim::ConstTensor { shape: vec![2], data: vec![0.5, -1.5] }, &[]);
+        let c = b.prim(Prim::ConstTensor { shape: vec![2], data: vec![0.5, -1.5].into() }, &[]);
         b.mul(p[0], c)
     })],
 

@@ -304,6 +304,29 @@ impl Case {
     }
 }
 
+/// The bits of the value and gradient of the first `count` particle
+/// estimates of `src`'s objective `obj` (run keys `(1, 0, i)`), for
+/// comparing two programs that must compute the same thing.
+pub fn particle_bits(src: &str, count: usize) -> Vec<u64> {
+    let mut sources = vprog::lang::SourceMap::new();
+    let program = vprog::load(&mut sources, "test.vprog", src)
+        .unwrap_or_else(|d| panic!("{}", vprog::render_diagnostics(&sources, &d, false)));
+    let objective = program
+        .objective("obj")
+        .unwrap_or_else(|d| panic!("{}", vprog::render_diagnostics(&sources, &[d], false)));
+    let params = ParamStore::initial(&program).values();
+    (0..count)
+        .flat_map(|i| {
+            let e = particle(&objective, &params, RunKey::new(1, 0, i as u64), true)
+                .unwrap_or_else(|e| panic!("particle {i}: {e:?}"));
+            std::iter::once(e.value)
+                .chain(e.gradient.iter().flatten().flat_map(|v| v.f64_elements()))
+                .map(f64::to_bits)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// The one-call form: checks `src`'s objective `obj` against exact
 /// derivatives, by parameter component name.
 pub fn check(src: &str, exact: &[(&str, f64)], n: usize, seed: u64) -> Outcome {

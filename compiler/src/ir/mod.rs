@@ -161,6 +161,17 @@ pub enum OpKind {
         /// The site id.
         site: u32,
     },
+    /// The minibatch of a subsampled `plate` over `0..n`: `m` distinct
+    /// indices drawn uniformly (a random subset, in random order), keyed by
+    /// the run and `(n, m)` only — so every plate over `0..n` with
+    /// subsample `m` in one run, the model's and the guide's alike, sees
+    /// the same indices. No arguments; the result is `i64[m]`.
+    Subsample {
+        /// The size of the plate.
+        n: u32,
+        /// The size of the minibatch.
+        m: u32,
+    },
 }
 
 /// An operation.

@@ -148,6 +148,7 @@ pub(super) fn op_head(op: &Op) -> String {
             num_params,
         } => format!("mvd_value<{dist}, site={site}, params={num_params}>"),
         OpKind::MvdCotangent { site } => format!("mvd_cotangent<site={site}>"),
+        OpKind::Subsample { n, m } => format!("subsample<n={n}, m={m}>"),
     }
 }
 

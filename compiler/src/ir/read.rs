@@ -417,7 +417,10 @@ impl Reader<'_, '_, '_> {
                     data.push(w.parse().or_else(|_| lx.err(format!("bad f64 `{w}`")))?);
                     lx.eat(',');
                 }
-                OpKind::Prim(Prim::ConstTensor { shape, data })
+                OpKind::Prim(Prim::ConstTensor {
+                    shape,
+                    data: data.into(),
+                })
             }
             "polygamma" => {
                 lx.expect('<')?;
@@ -548,6 +551,14 @@ impl Reader<'_, '_, '_> {
                 let site = lx.keyed("site")? as u32;
                 lx.expect('>')?;
                 OpKind::MvdCotangent { site }
+            }
+            "subsample" => {
+                lx.expect('<')?;
+                let n = lx.keyed("n")? as u32;
+                lx.expect(',')?;
+                let m = lx.keyed("m")? as u32;
+                lx.expect('>')?;
+                OpKind::Subsample { n, m }
             }
             other => match simple_prim(other) {
                 Some(p) => OpKind::Prim(p),

@@ -257,6 +257,17 @@ impl Verifier<'_> {
                     return self.fail(id, op, "result must be one f64 value");
                 }
             }
+            OpKind::Subsample { n, m } => {
+                if !arg_types.is_empty() {
+                    return self.fail(id, op, "subsample takes no operands");
+                }
+                if *m < 1 || m > n {
+                    return self.fail(id, op, "the minibatch size must be in 1..=n");
+                }
+                if result_types != [Type::tensor(Elem::I64, vec![*m as usize])] {
+                    return self.fail(id, op, "the result must be i64[m]");
+                }
+            }
         }
         Ok(())
     }
@@ -281,10 +292,25 @@ impl Verifier<'_> {
                 ParamKind::Int => *t == Type::i64(),
                 ParamKind::Vector => t.elem == Elem::F64 && t.shape.len() == 1,
                 ParamKind::Matrix => t.elem == Elem::F64 && t.shape.len() == 2,
+                ParamKind::Tensor => t.elem == Elem::F64 && !t.shape.contains(&DYNAMIC),
+                ParamKind::Logits => {
+                    t.elem == Elem::F64
+                        && matches!(t.shape.len(), 1 | 2)
+                        && !t.shape.contains(&DYNAMIC)
+                }
             };
             if !ok {
                 return self.fail(id, op, format!("parameter of type {t} does not fit {k:?}"));
             }
+        }
+        if dist.is_elementwise()
+            && let Err((a, b)) = crate::density::elementwise_shape(types)
+        {
+            return self.fail(
+                id,
+                op,
+                format!("tensor parameters of shapes {a:?} and {b:?} do not broadcast"),
+            );
         }
         Ok(())
     }
@@ -305,6 +331,9 @@ impl Verifier<'_> {
                 Some(t) if t.shape.len() == 1 && t.shape[0] != DYNAMIC => Type::vector(t.shape[0]),
                 _ => return self.fail(id, op, "vector distribution without a vector parameter"),
             },
+            ValueKind::Tensor | ValueKind::IntPerRow => {
+                crate::density::value_type(dist, &args[..dist.param_kinds().len().min(args.len())])
+            }
         };
         if results != [want.clone()] {
             return self.fail(

@@ -448,6 +448,8 @@ impl Lower<'_, '_> {
                 })
             }
             "grad" => self.grad(pos, named, span),
+            // A load declared by its `let` is lowered by `data_let`.
+            "load_csv" | "load_npy" => self.data_call_without_type(name, span),
             "stop_params" => {
                 self.no_named(name, &named)?;
                 self.arity(name, pos.len(), 1, span)?;
@@ -553,17 +555,35 @@ impl Lower<'_, '_> {
                     }
                     v
                 }
+                ParamKind::Tensor | ParamKind::Logits => {
+                    let v = self.real(v, s, &what)?;
+                    let ty = self.ty(v);
+                    let rank_ok = *pk == ParamKind::Tensor || matches!(ty.shape.len(), 1 | 2);
+                    if !rank_ok || ty.shape.contains(&crate::ir::DYNAMIC) {
+                        let needs = if *pk == ParamKind::Tensor {
+                            "a real scalar or a real array of static shape"
+                        } else {
+                            "a vector (one choice) or a matrix (one choice per row) of static size"
+                        };
+                        return self.err(
+                            "E0413",
+                            format!("{what} must be {needs}, found {}", describe_type(&ty)),
+                            s,
+                        );
+                    }
+                    v
+                }
             };
             params.push((v, s));
         }
+        if let Some(e) = self.tensor_distribution_shapes(kind, &params) {
+            return Err(e);
+        }
         // Dimensions must agree.
-        if matches!(kind, DistKind::MvNormalDiag | DistKind::MvNormal) {
+        if kind == DistKind::MvNormal {
             let n = self.ty(params[0].0).shape[0];
             let other = self.ty(params[1].0);
-            let ok = match kind {
-                DistKind::MvNormalDiag => other.shape == [n],
-                _ => other.shape == [n, n],
-            };
+            let ok = other.shape == [n, n];
             if !ok {
                 return self.err(
                     "E0414",

@@ -147,7 +147,7 @@ impl Eval<'_> {
             })
         });
         match found {
-            Some((idx, Global::Let(expr))) => {
+            Some((idx, Global::Let(stmt))) => {
                 if self.depth > 64 {
                     return Err(Diagnostic::error(
                         "E0122",
@@ -158,7 +158,7 @@ impl Eval<'_> {
                 let saved = self.item;
                 self.item = *idx;
                 self.depth += 1;
-                let v = self.eval(expr);
+                let v = self.eval(&stmt.value);
                 self.depth -= 1;
                 self.item = saved;
                 v

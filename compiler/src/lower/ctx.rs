@@ -62,6 +62,23 @@ pub(crate) struct GenState {
     pub read: HashSet<Vec<String>>,
     /// The index values of the loops entered inside this function.
     pub loop_vars: Vec<ValueId>,
+    /// The subsampled plates entered inside this function.
+    pub plates: Vec<PlateFrame>,
+}
+
+/// A subsampled `plate` being lowered: its iterations run over the
+/// minibatch's positions `k ∈ 0..m`, and its variable is the data index
+/// `i = idx[k] ∈ 0..n`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PlateFrame {
+    /// The loop's index (the position in the minibatch).
+    pub position: ValueId,
+    /// The plate variable's value (the data index).
+    pub data_index: ValueId,
+    /// The size of the plate.
+    pub n: usize,
+    /// The size of the minibatch.
+    pub m: usize,
 }
 
 /// What random choices do in the current context.
@@ -152,6 +169,8 @@ pub(crate) const BUILTINS: &[&str] = &[
     "stop_params",
     "target",
     "normalize",
+    "load_csv",
+    "load_npy",
     "normal",
     "lognormal",
     "uniform",
@@ -169,6 +188,9 @@ pub(crate) const BUILTINS: &[&str] = &[
     "mv_normal_diag",
     "mv_normal",
     "dirichlet",
+    "bernoulli",
+    "bernoulli_logits",
+    "categorical_logits",
     "softmax",
     "log_softmax",
     "dot",
@@ -300,8 +322,8 @@ impl<'p, 'f> Lower<'p, 'f> {
                 );
             };
             match chosen {
-                Some((idx, Global::Let(expr))) => {
-                    return self.top_level_let(m, *idx, expr.clone(), name, span);
+                Some((idx, Global::Let(stmt))) => {
+                    return self.top_level_let(m, *idx, stmt.clone(), name, span);
                 }
                 Some((_, Global::Param(i))) => return Ok(self.param_value(*i)),
                 _ => {}
@@ -364,7 +386,7 @@ impl<'p, 'f> Lower<'p, 'f> {
         &mut self,
         module: usize,
         item: usize,
-        expr: std::rc::Rc<vprog_lang::ast::Expr>,
+        stmt: std::rc::Rc<vprog_lang::ast::LetStmt>,
         name: &str,
         span: Span,
     ) -> LResult<Meta> {
@@ -380,7 +402,11 @@ impl<'p, 'f> Lower<'p, 'f> {
         let saved_item = std::mem::replace(&mut self.item, item);
         let saved_depth = std::mem::replace(&mut self.depth, 0);
         self.call_depth += 1;
-        let r = self.expr(&expr);
+        let r = match self.data_let(&stmt.value, stmt.ty.as_ref()) {
+            Ok(Some(loaded)) => Ok(loaded),
+            Ok(None) => self.expr(&stmt.value),
+            Err(e) => Err(e),
+        };
         self.call_depth -= 1;
         self.scopes = scopes;
         self.module = saved_module;
@@ -572,6 +598,28 @@ impl<'p, 'f> Lower<'p, 'f> {
             }
         }
         out
+    }
+
+    /// The running log densities `(score, weight)` of every generative
+    /// function being specialized, outermost first.
+    pub fn handler_scores(&self) -> Vec<(ValueId, ValueId)> {
+        self.handlers
+            .iter()
+            .filter_map(|h| match h {
+                Handler::Gen(g) => Some((g.score, g.weight)),
+                Handler::Expect => None,
+            })
+            .collect()
+    }
+
+    /// Sets the running log densities (in [`Lower::handler_scores`] order).
+    pub fn set_handler_scores(&mut self, scores: &[(ValueId, ValueId)]) {
+        let mut it = scores.iter();
+        for h in &mut self.handlers {
+            if let Handler::Gen(g) = h {
+                (g.score, g.weight) = *it.next().expect("a score per handler");
+            }
+        }
     }
 
     /// Rebinds the mutable state to `leaves` (in [`Lower::state_leaves`]

@@ -186,12 +186,18 @@ impl Lower<'_, '_> {
         let mut indices = Vec::new();
         for ix in &stmt.address.indices {
             let m = self.expr(ix)?;
-            indices.push(self.int_scalar(m, ix.span, "an address index")?);
+            let v = self.int_scalar(m, ix.span, "an address index")?;
+            // In a subsampled plate, `y[i]` is the choice at the minibatch
+            // position of data index `i`.
+            indices.push(self.plate_position(v));
         }
         let name = stmt.address.name.name.clone();
         let value = match dist_meta {
             Meta::Dist(kind, params) => {
                 let strategy = self.strategy(kind, stmt.strategy.as_ref(), stmt.dist.span)?;
+                if let Some(s) = &stmt.strategy {
+                    self.check_strategy_shape(kind, strategy.0, &params, s.span, stmt.dist.span)?;
+                }
                 self.choice(
                     kind,
                     &params,
@@ -263,6 +269,26 @@ impl Lower<'_, '_> {
         )))
     }
 
+    /// The minibatch position standing for `v` if `v` is the data index of
+    /// an enclosing subsampled plate, else `v`.
+    fn plate_position(&mut self, v: ValueId) -> ValueId {
+        self.gen_state()
+            .and_then(|g| g.plates.iter().find(|p| p.data_index == v))
+            .map_or(v, |p| p.position)
+    }
+
+    /// The index that reads a choice map's array of extent `extent` at
+    /// loop index `i`: in a subsampled plate over `0..n`, an array of the
+    /// whole plate (`extent == n`, observed data) is read at the data
+    /// index, an array of the minibatch (a trace made by the same plate) at
+    /// the position.
+    fn choice_map_index(&mut self, i: ValueId, extent: usize) -> ValueId {
+        self.gen_state()
+            .and_then(|g| g.plates.iter().find(|p| p.position == i))
+            .filter(|p| extent == p.n && p.n != p.m)
+            .map_or(i, |p| p.data_index)
+    }
+
     /// A choice's value read from a choice map, indexed by `indices`.
     fn read_choice(
         &mut self,
@@ -273,8 +299,11 @@ impl Lower<'_, '_> {
         span: Span,
     ) -> LResult<ValueId> {
         let mut v = c.value;
+        // The index of each dimension (see `choice_map_index`).
+        let mut at = Vec::with_capacity(indices.len());
         for &i in indices {
-            if self.ty(v).is_scalar() {
+            let ty = self.ty(v);
+            if ty.is_scalar() {
                 return self.err(
                     "E0307",
                     format!(
@@ -283,11 +312,13 @@ impl Lower<'_, '_> {
                     span,
                 );
             }
+            let i = self.choice_map_index(i, ty.shape[0]);
+            at.push(i);
             v = self.b.prim(Prim::Index, &[v, i]);
         }
         if let Some(present) = c.present {
             let mut p = present;
-            for &i in indices {
+            for &i in &at {
                 p = self.b.prim(Prim::Index, &[p, i]);
             }
             // A run that reaches this choice needs it in the choice map.
@@ -468,6 +499,8 @@ impl Lower<'_, '_> {
                 // Index stacked sub-choices by the address's indices.
                 for choice in s.choices.values_mut() {
                     for &i in indices {
+                        let extent = self.ty(choice.value).shape.first().copied().unwrap_or(0);
+                        let i = self.choice_map_index(i, extent);
                         choice.value = self.b.prim(Prim::Index, &[choice.value, i]);
                     }
                 }
@@ -548,6 +581,7 @@ impl Lower<'_, '_> {
             weight: zero,
             read: HashSet::new(),
             loop_vars: Vec::new(),
+            plates: Vec::new(),
         }));
         self.site_path.push(g.func.decl.name.name.clone());
         self.stop_params += usize::from(g.stop_params);

@@ -32,6 +32,8 @@
 mod builtins;
 mod consts;
 mod ctx;
+mod data;
+mod dist_shapes;
 mod entry;
 mod expr;
 mod genfn;
@@ -49,8 +51,9 @@ pub use params::{Constraint, ParamInfo};
 
 use meta::FnRef;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::rc::Rc;
-use vprog_lang::ast::{Expr, FunctionKind, ItemKind, SourceFile};
+use vprog_lang::ast::{Expr, FunctionKind, ItemKind, LetStmt, SourceFile};
 use vprog_lang::check::HostSignature;
 use vprog_lang::{Diagnostic, FileId, SourceMap, Span};
 
@@ -71,7 +74,7 @@ pub(crate) enum Global {
     /// A `gen` or `fn`.
     Function(FnRef),
     /// A top-level `let`, evaluated where it is used.
-    Let(Rc<Expr>),
+    Let(Rc<LetStmt>),
     /// A top-level `param` (index into the parameter table).
     Param(usize),
 }
@@ -91,6 +94,13 @@ pub struct Program {
     /// The host functions the program may call; a call of `host[i]` is the
     /// primitive `host<id=i>`.
     pub host: Vec<HostSignature>,
+    /// The directory that relative paths of `load_csv` and `load_npy` are
+    /// read from: the main file's directory (from its name in the source
+    /// map), or the current directory (the empty path) for a program
+    /// without a file. A caller that names the program otherwise sets it.
+    pub data_dir: PathBuf,
+    /// The data files read so far, each read once.
+    pub(crate) data: data::DataCache,
 }
 
 /// A top-level statement the runtime executes.
@@ -286,7 +296,7 @@ impl Program {
                             table
                                 .entry(name.name.clone())
                                 .or_default()
-                                .push((idx, Global::Let(Rc::new(stmt.value.clone()))));
+                                .push((idx, Global::Let(Rc::new(stmt.clone()))));
                         } else {
                             errors.push(Diagnostic::error(
                                 "E0104",
@@ -316,6 +326,8 @@ impl Program {
             imports,
             params,
             host: host.to_vec(),
+            data_dir: data::data_dir_of(&sources.get(main).name),
+            data: data::DataCache::default(),
         };
         if errors.is_empty() {
             params::evaluate_inits(&mut program, &mut errors);

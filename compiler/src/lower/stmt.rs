@@ -84,7 +84,10 @@ impl Lower<'_, '_> {
         self.at(s.span, self.site_path.last().cloned());
         match &s.kind {
             StmtKind::Let(l) => {
-                let m = self.expr(&l.value)?;
+                let m = match self.data_let(&l.value, l.ty.as_ref())? {
+                    Some(loaded) => loaded,
+                    None => self.expr(&l.value)?,
+                };
                 let m = match &l.ty {
                     Some(ty) => self.check_let_type(m, ty, l.value.span)?,
                     None => m,
@@ -104,10 +107,23 @@ impl Lower<'_, '_> {
             StmtKind::Param(decl) => self.param_stmt(&decl.name),
             StmtKind::Sample(sample) => self.sample_stmt(sample, s.span),
             StmtKind::Assign { target, value } => self.assign(target, value),
-            StmtKind::For { var, lo, hi, body } => {
+            StmtKind::For {
+                var,
+                lo,
+                hi,
+                body,
+                plate: None,
+            } => {
                 self.for_loop(var, lo, hi, body, false, s.span)?;
                 Ok(())
             }
+            StmtKind::For {
+                var,
+                lo,
+                hi,
+                body,
+                plate: Some(plate),
+            } => self.plate(var, lo, hi, body, plate, s.span),
             StmtKind::Expr(e) => {
                 self.expr(e)?;
                 Ok(())
@@ -316,6 +332,111 @@ impl Lower<'_, '_> {
         Ok(())
     }
 
+    /// Lowers `plate var in 0..n [(subsample m)] { body }`: a loop whose
+    /// iterations are conditionally independent. With a subsample, the
+    /// loop runs over the positions `k ∈ 0..m` of a minibatch `idx` (a
+    /// `subsample` op: `m` distinct indices of `0..n`, the same for every
+    /// plate over `0..n` with subsample `m` in a run), `var` is the data
+    /// index `idx[k]`, and everything the body adds to the log densities
+    /// is scaled by `n/m`, so that the density — and every estimate built
+    /// from it — stays unbiased for the whole plate.
+    fn plate(
+        &mut self,
+        var: &Ident,
+        lo: &Expr,
+        hi: &Expr,
+        body: &Block,
+        plate: &vprog_lang::ast::Plate,
+        span: Span,
+    ) -> LResult<()> {
+        if self.gen_state().is_none() {
+            return self.err(
+                "E0284",
+                "a `plate` holds the conditionally independent choices of a generative function, but this is not a `gen` body",
+                plate.span,
+            );
+        }
+        let lo_m = self.expr(lo)?;
+        let lo_v = self.int_scalar(lo_m, lo.span, "a plate bound")?;
+        let hi_m = self.expr(hi)?;
+        let hi_v = self.int_scalar(hi_m, hi.span, "a plate bound")?;
+        let n = match (self.const_int(lo_v), self.const_int(hi_v)) {
+            (Some(0), Some(n)) if n >= 0 => n as usize,
+            (lo_c, _) => {
+                let at = if lo_c != Some(0) { lo.span } else { hi.span };
+                return Err(Diagnostic::error(
+                    "E0281",
+                    "a `plate` runs over `0..N` with a constant `N`",
+                    at,
+                )
+                .with_help("write the size as a constant, e.g. `plate i in 0..1500`"));
+            }
+        };
+        let m = match &plate.subsample {
+            None => n,
+            Some(e) => {
+                let mm = self.expr(e)?;
+                let mv = self.int_scalar(mm, e.span, "a subsample size")?;
+                match self.const_int(mv) {
+                    None => {
+                        return self.err(
+                            "E0280",
+                            "the subsample size must be an integer constant",
+                            e.span,
+                        );
+                    }
+                    Some(k) if k < 1 || k as usize > n => {
+                        return self.err(
+                            "E0282",
+                            format!(
+                                "a subsample of {k} out of {n} iterations: it must be between 1 and {n}"
+                            ),
+                            e.span,
+                        );
+                    }
+                    Some(k) => k as usize,
+                }
+            }
+        };
+        if m == n {
+            // Every iteration runs: a loop whose densities need no scale.
+            self.for_loop(var, lo, hi, body, false, span)?;
+            return Ok(());
+        }
+        self.at(span, None);
+        let idx = self.b.push(
+            crate::ir::OpKind::Subsample {
+                n: n as u32,
+                m: m as u32,
+            },
+            vec![],
+            vec![Type::tensor(crate::ir::Elem::I64, vec![m])],
+            vec![],
+        )[0];
+        // The body's densities are summed from zero, then scaled by n/m.
+        let outer = self.handler_scores();
+        let zero = self.constant(Scalar::F(0.0));
+        let zeros = vec![(zero, zero); outer.len()];
+        self.set_handler_scores(&zeros);
+        let lo0 = self.constant(Scalar::I(0));
+        let m_v = self.constant(Scalar::I(m as i64));
+        let frame = PlateLoop { idx, n, m };
+        self.loop_body(var, lo0, m_v, Some(m), body, false, Some(frame), span)?;
+        let inner = self.handler_scores();
+        let scale = self.constant(Scalar::F(n as f64 / m as f64));
+        let scaled: Vec<(ValueId, ValueId)> = outer
+            .iter()
+            .zip(&inner)
+            .map(|(&(s0, w0), &(s, w))| {
+                let ss = self.b.mul(scale, s);
+                let ws = self.b.mul(scale, w);
+                (self.b.add(s0, ss), self.b.add(w0, ws))
+            })
+            .collect();
+        self.set_handler_scores(&scaled);
+        Ok(())
+    }
+
     /// Lowers `for var in lo..hi { body }`; with `collect`, the body's value
     /// is stacked (a comprehension) and returned.
     pub fn for_loop(
@@ -348,6 +469,24 @@ impl Lower<'_, '_> {
                 );
             }
         }
+        self.loop_body(var, lo_v, hi_v, trip, body, collect, None, span)
+    }
+
+    /// The loop of [`Lower::for_loop`] over `lo_v..hi_v` (`trip`
+    /// iterations if static) — or, with `plate`, over a subsampled plate's
+    /// minibatch positions, binding `var` to the data index.
+    #[allow(clippy::too_many_arguments)]
+    fn loop_body(
+        &mut self,
+        var: &Ident,
+        lo_v: ValueId,
+        hi_v: ValueId,
+        trip: Option<usize>,
+        body: &Block,
+        collect: bool,
+        plate: Option<PlateLoop>,
+        span: Span,
+    ) -> LResult<Meta> {
         let state0 = self.state_leaves();
         let outer_frame = self.take_frame();
         let mut types = vec![Type::i64()];
@@ -355,15 +494,33 @@ impl Lower<'_, '_> {
         self.depth += 1;
         let params = self.b.begin_region(&types);
         self.set_state_leaves(&params[1..]);
+        let bound = match plate {
+            Some(p) => {
+                let i = self.b.prim(Prim::Index, &[p.idx, params[0]]);
+                if let Some(g) = self.gen_state() {
+                    g.plates.push(super::ctx::PlateFrame {
+                        position: params[0],
+                        data_index: i,
+                        n: p.n,
+                        m: p.m,
+                    });
+                }
+                i
+            }
+            None => params[0],
+        };
         if let Some(g) = self.gen_state() {
             g.loop_vars.push(params[0]);
         }
         let body_result = self.scoped(|this| {
-            this.bind(&var.name, Meta::Val(params[0]), false);
+            this.bind(&var.name, Meta::Val(bound), false);
             this.block(body)
         });
         if let Some(g) = self.gen_state() {
             g.loop_vars.pop();
+            if plate.is_some() {
+                g.plates.pop();
+            }
         }
         self.depth -= 1;
         let value = body_result?;
@@ -631,4 +788,15 @@ impl Lower<'_, '_> {
             self.b.prim(Prim::Broadcast(ty.shape.clone()), &[z])
         }
     }
+}
+
+/// A subsampled plate's loop: its minibatch and sizes.
+#[derive(Clone, Copy, Debug)]
+struct PlateLoop {
+    /// The minibatch: `m` data indices.
+    idx: ValueId,
+    /// The size of the plate.
+    n: usize,
+    /// The size of the minibatch.
+    m: usize,
 }

@@ -19,6 +19,7 @@ pub mod eval;
 
 use crate::ir::{Elem, Type};
 use std::fmt;
+use std::sync::Arc;
 
 /// A run-time check a `guard` primitive performs on its operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -102,8 +103,9 @@ pub enum Prim {
     ConstTensor {
         /// The shape.
         shape: Vec<usize>,
-        /// The elements, row-major.
-        data: Vec<f64>,
+        /// The elements, row-major. Shared, because a constant can be large
+        /// (a data set read by `load_csv`) and passes copy operations.
+        data: Arc<[f64]>,
     },
 
     /// `-x` (f64 or i64).

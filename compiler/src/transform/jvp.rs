@@ -54,7 +54,8 @@ impl Jvp<'_> {
                 OpKind::Draw { .. }
                 | OpKind::EnumValue { .. }
                 | OpKind::MvdValue { .. }
-                | OpKind::MvdCotangent { .. } => {
+                | OpKind::MvdCotangent { .. }
+                | OpKind::Subsample { .. } => {
                     copy_op(b, self.src, op, env);
                 }
                 OpKind::Sample(_) | OpKind::AddCost => {

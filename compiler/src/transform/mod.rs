@@ -204,6 +204,7 @@ fn op_activity(src: &Function, id: OpId, active: &mut HashSet<ValueId>) {
         | OpKind::Draw { .. }
         | OpKind::EnumValue { .. }
         | OpKind::MvdValue { .. }
-        | OpKind::MvdCotangent { .. } => {}
+        | OpKind::MvdCotangent { .. }
+        | OpKind::Subsample { .. } => {}
     }
 }

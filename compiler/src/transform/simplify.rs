@@ -22,6 +22,7 @@ use crate::ir::{Builder, Elem, Function, Op, OpKind, Region, ValueId};
 use crate::prim::Prim;
 use crate::prim::eval::{self, Scalar};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 struct Folder<'s> {
     src: &'s Function,
@@ -39,6 +40,20 @@ fn const_of(prim: &Prim) -> Option<Scalar> {
     }
 }
 
+/// The key under which a pure primitive is shared (with its operands).
+/// A tensor constant is keyed by its shared data's address rather than its
+/// text: a loaded data set has ~10⁵ elements, and every use of it holds the
+/// same allocation (distinct allocations are all alive during the pass, so
+/// their addresses differ).
+fn cse_key(prim: &Prim) -> String {
+    match prim {
+        Prim::ConstTensor { shape, data } => {
+            format!("const_tensor {shape:?} @{:p}", Arc::as_ptr(data))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
 fn prim_of(s: Scalar) -> Prim {
     match s {
         Scalar::F(x) => Prim::ConstF64(x),
@@ -53,7 +68,7 @@ impl Folder<'_> {
     }
 
     fn emit_prim(&mut self, b: &mut Builder, prim: Prim, args: Vec<ValueId>) -> ValueId {
-        let key = (format!("{prim:?}"), args.clone());
+        let key = (cse_key(&prim), args.clone());
         if let Some(v) = self.lookup_shared(&key) {
             return v;
         }

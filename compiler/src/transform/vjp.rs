@@ -244,7 +244,8 @@ impl Vjp<'_> {
                 OpKind::Draw { .. }
                 | OpKind::EnumValue { .. }
                 | OpKind::MvdValue { .. }
-                | OpKind::MvdCotangent { .. } => Ok(()),
+                | OpKind::MvdCotangent { .. }
+                | OpKind::Subsample { .. } => Ok(()),
                 OpKind::Sample(_) | OpKind::AddCost => Err(TransformError {
                     message: "internal error: reverse-mode AD met a random choice before ADEV"
                         .into(),

@@ -55,6 +55,8 @@ pub(crate) const BUILTINS: &[&str] = &[
     "normalize",
     "sir",
     "stop_params",
+    "load_csv",
+    "load_npy",
     "add_cost",
     "factor",
     "stop_grad",
@@ -80,6 +82,9 @@ pub(crate) const BUILTINS: &[&str] = &[
     "mv_normal_diag",
     "mv_normal",
     "dirichlet",
+    "bernoulli",
+    "bernoulli_logits",
+    "categorical_logits",
 ];
 
 /// The elementwise math functions of one argument.
@@ -224,6 +229,8 @@ impl Body<'_, '_> {
             "estimate" => self.estimate(&call),
             "grad" => self.grad(&call),
             "stop_params" => self.stop_params(&call),
+            // A load declared by its `let` is checked by `data_let`.
+            "load_csv" | "load_npy" => self.data_call(&call, None),
             "sgd" | "momentum" | "adam" => {
                 self.report(Diagnostic::error(
                     "E0410",

@@ -23,6 +23,11 @@ pub(crate) enum ParamKind {
     Vector,
     /// A matrix of reals.
     Matrix,
+    /// A real scalar or array of static shape; the arrays among a
+    /// distribution's parameters share one shape, and scalars broadcast.
+    Tensor,
+    /// A vector (one choice) or a matrix (one choice per row) of reals.
+    Logits,
 }
 
 /// What a distribution's values are.
@@ -36,6 +41,11 @@ pub(crate) enum ValueKind {
     Bool,
     /// Vectors of reals, as long as the first parameter.
     Vector,
+    /// Reals of the parameters' common shape (a scalar if all are).
+    Tensor,
+    /// An integer per row of the logits: a scalar for a vector of logits,
+    /// a vector for a matrix.
+    IntPerRow,
 }
 
 /// A distribution's signature and strategies.
@@ -53,7 +63,10 @@ pub(crate) struct DistInfo {
 
 impl DistInfo {
     fn is_discrete(&self) -> bool {
-        matches!(self.value, ValueKind::Int | ValueKind::Bool)
+        matches!(
+            self.value,
+            ValueKind::Int | ValueKind::Bool | ValueKind::IntPerRow
+        ) || self.name.starts_with("bernoulli")
     }
 }
 
@@ -78,13 +91,13 @@ const fn dist(
 
 /// The distributions of `spec/strategies.md`.
 pub(crate) const DISTRIBUTIONS: &[DistInfo] = {
-    use ParamKind::{Int, Matrix, Real, Vector};
+    use ParamKind::{Int, Logits, Matrix, Real, Tensor, Vector};
     use ValueKind as V;
     &[
         dist(
             "normal",
-            &[("mean", Real), ("scale", Real)],
-            V::Real,
+            &[("mean", Tensor), ("scale", Tensor)],
+            V::Tensor,
             PATHWISE,
         ),
         dist(
@@ -132,8 +145,8 @@ pub(crate) const DISTRIBUTIONS: &[DistInfo] = {
         dist("binomial", &[("n", Int), ("p", Real)], V::Int, FINITE),
         dist(
             "mv_normal_diag",
-            &[("mean", Vector), ("scale", Vector)],
-            V::Vector,
+            &[("mean", Tensor), ("scale", Tensor)],
+            V::Tensor,
             PATHWISE,
         ),
         dist(
@@ -143,6 +156,14 @@ pub(crate) const DISTRIBUTIONS: &[DistInfo] = {
             PATHWISE,
         ),
         dist("dirichlet", &[("alpha", Vector)], V::Vector, IMPLICIT),
+        dist("bernoulli", &[("probs", Tensor)], V::Tensor, FINITE),
+        dist("bernoulli_logits", &[("logits", Tensor)], V::Tensor, FINITE),
+        dist(
+            "categorical_logits",
+            &[("logits", Logits)],
+            V::IntPerRow,
+            FINITE,
+        ),
     ]
 };
 
@@ -216,13 +237,12 @@ impl Body<'_, '_> {
             shapes.push(self.distribution_parameter(ty, *s, &what, *kind));
         }
         let length = shapes.first().and_then(Shape::first);
+        if d.value == ValueKind::Tensor {
+            return self.tensor_distribution(d, pos, &shapes);
+        }
         match name {
-            "mv_normal_diag" | "mv_normal" => {
-                let want = if name == "mv_normal" {
-                    Shape::Dims(vec![length, length])
-                } else {
-                    Shape::Dims(vec![length])
-                };
+            "mv_normal" => {
+                let want = Shape::Dims(vec![length, length]);
                 if let (Some(n), Shape::Dims(_)) = (length, &shapes[1])
                     && shapes[1].agree(&want).is_none()
                 {
@@ -247,9 +267,99 @@ impl Body<'_, '_> {
                     pos[0].1,
                 ));
             }
+            "categorical_logits" => {
+                if let Shape::Dims(dims) = &shapes[0]
+                    && dims.last() == Some(&Some(0))
+                {
+                    self.report(Diagnostic::error(
+                        "E0414",
+                        "`categorical_logits` needs at least one logit",
+                        pos[0].1,
+                    ));
+                }
+                let value = match &shapes[0] {
+                    Shape::Dims(dims) if dims.len() == 2 => Ty::Num(Num {
+                        elem: Elem::Int,
+                        shape: Shape::Dims(vec![dims[0]]),
+                    }),
+                    Shape::Dims(_) => Ty::int(),
+                    Shape::Unknown => Ty::Any,
+                };
+                return Ty::Dist(Some(name), Box::new(value));
+            }
             _ => {}
         }
         Ty::Dist(Some(name), Box::new(value_type(d, length)))
+    }
+
+    /// An elementwise distribution over a tensor (`normal`,
+    /// `mv_normal_diag`, `bernoulli`, `bernoulli_logits`): the array
+    /// parameters share one shape, the value's, and scalars broadcast
+    /// (E0414 names both shapes); `mv_normal_diag` needs an array (E0413).
+    fn tensor_distribution(
+        &mut self,
+        d: &'static DistInfo,
+        pos: &[(Ty, Span)],
+        shapes: &[Shape],
+    ) -> Ty {
+        let name = d.name;
+        let mut value = Shape::scalar();
+        let mut first: Option<usize> = None;
+        for (i, shape) in shapes.iter().enumerate() {
+            match value.broadcast(shape) {
+                Some(joined) => {
+                    if !shape.is_scalar() && first.is_none() {
+                        first = Some(i);
+                    }
+                    value = joined;
+                }
+                None => {
+                    let j = first.unwrap_or(0);
+                    let describe = |shape: &Shape| {
+                        describe_num(&Num {
+                            elem: Elem::Real,
+                            shape: shape.clone(),
+                        })
+                    };
+                    self.report(
+                        Diagnostic::error(
+                            "E0414",
+                            format!(
+                                "`{name}`: the {} is {} but the {} is {}",
+                                d.params[j].0,
+                                describe(&shapes[j]),
+                                d.params[i].0,
+                                describe(shape)
+                            ),
+                            pos[i].1,
+                        )
+                        .with_label(pos[j].1, format!("the {} is {}", d.params[j].0, describe(&shapes[j])))
+                        .with_help(
+                            "the parameters must have one shape, the value's; a scalar parameter is broadcast to it",
+                        ),
+                    );
+                    value = Shape::Unknown;
+                    break;
+                }
+            }
+        }
+        if name == "mv_normal_diag" && shapes.iter().all(Shape::is_scalar) {
+            self.report(
+                Diagnostic::error(
+                    "E0413",
+                    "`mv_normal_diag` draws a vector or a tensor, but its mean and scale are both scalars",
+                    pos[0].1,
+                )
+                .with_help("use `normal(mean, scale)` for a scalar, or give a mean of the value's shape"),
+            );
+        }
+        Ty::Dist(
+            Some(name),
+            Box::new(Ty::Num(Num {
+                elem: Elem::Real,
+                shape: value,
+            })),
+        )
     }
 
     /// Checks one distribution parameter against its kind (E0413) and
@@ -278,6 +388,9 @@ impl Body<'_, '_> {
             }
             ParamKind::Vector if rank.is_some_and(|r| r != 1) => Some("a vector of static size"),
             ParamKind::Matrix if rank.is_some_and(|r| r != 2) => Some("a matrix of static size"),
+            ParamKind::Logits if rank.is_some_and(|r| r != 1 && r != 2) => {
+                Some("a vector (one choice) or a matrix (one choice per row) of static size")
+            }
             _ => None,
         };
         if let Some(needs) = needs {
@@ -301,5 +414,43 @@ fn value_type(d: &DistInfo, length: Option<u64>) -> Ty {
             elem: Elem::Real,
             shape: Shape::Dims(vec![length]),
         }),
+        // Found by `tensor_distribution` and the `categorical_logits` case.
+        ValueKind::Tensor | ValueKind::IntPerRow => Ty::Any,
     }
+}
+
+/// The most joint values a tensor choice may have under `by enum` (the
+/// compiler's `MAX_ENUMERATED_JOINT_VALUES`).
+const MAX_ENUMERATED_JOINT_VALUES: u64 = 256;
+
+/// Why `by enum` cannot be used for a `bernoulli` choice with value type
+/// `value`, if it cannot: each of its 2ⁿ joint values is a run.
+pub(crate) fn enum_too_large(dist: &DistInfo, value: &Ty) -> Option<(String, String)> {
+    if !dist.name.starts_with("bernoulli") {
+        return None;
+    }
+    let Ty::Num(Num {
+        shape: Shape::Dims(dims),
+        ..
+    }) = value
+    else {
+        return None;
+    };
+    let elements = dims
+        .iter()
+        .try_fold(1u64, |acc, d| d.and_then(|d| acc.checked_mul(d)))?;
+    if dims.is_empty()
+        || elements == 0
+        || elements < 64 && (1u64 << elements) <= MAX_ENUMERATED_JOINT_VALUES
+    {
+        return None;
+    }
+    let name = dist.name;
+    Some((
+        format!(
+            "`by enum` would run the expectation once for each of the 2^{elements} joint values of this `{name}` choice of {elements} elements (at most {MAX_ENUMERATED_JOINT_VALUES} are enumerated)"
+        ),
+        "use `by reinforce`, or `by mvd` (one extra run per element and alternative value)"
+            .to_string(),
+    ))
 }

@@ -54,12 +54,13 @@
 //! `types.rs` the types; `require.rs` what operations require of their
 //! operands; `expr.rs`, `control.rs`, `stmt.rs` and `sample.rs` check
 //! expressions and statements; `call.rs` calls and signatures;
-//! `builtins.rs`, `distributions.rs` and `inference.rs` the builtins;
-//! `items.rs` the top-level items.
+//! `builtins.rs`, `distributions.rs`, `inference.rs` and `data.rs` the
+//! builtins; `items.rs` the top-level items.
 
 mod builtins;
 mod call;
 mod control;
+mod data;
 mod distributions;
 mod expr;
 mod inference;
@@ -77,6 +78,7 @@ use crate::ast::{FunctionDecl, FunctionKind, ItemKind, SourceFile, StmtKind, Typ
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
 
+pub use self::data::{DATA_BUILTINS, load_declared_type, load_needs_declared_type};
 use self::scope::VarState;
 use self::types::{FuncId, Ty};
 

@@ -37,11 +37,18 @@ impl Body<'_, '_> {
         let value = match self.resolve(&dist_ty) {
             Ty::Dist(kind, value) => {
                 if let Some(s) = &sample.strategy {
-                    self.strategy(
-                        kind.and_then(distributions::distribution),
-                        s,
-                        sample.dist.span,
-                    );
+                    let dist = kind.and_then(distributions::distribution);
+                    self.strategy(dist, s, sample.dist.span);
+                    if let Some(dist) = dist
+                        && s.name.name == "enum"
+                        && let Some((why, help)) = distributions::enum_too_large(dist, &value)
+                    {
+                        self.report(
+                            Diagnostic::error("E0301", why, s.span)
+                                .with_label(sample.dist.span, format!("a `{}` choice", dist.name))
+                                .with_help(help),
+                        );
+                    }
                 }
                 *value
             }

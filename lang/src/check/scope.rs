@@ -135,6 +135,9 @@ pub(crate) struct Body<'c, 'a> {
     pub in_param_init: bool,
     /// The next loop id.
     pub next_loop: u32,
+    /// For each enclosing `plate`, how many scopes were open at its entry
+    /// (the variables of those scopes cannot be assigned inside it).
+    pub plate_scopes: Vec<usize>,
 }
 
 impl<'c, 'a> Body<'c, 'a> {
@@ -153,6 +156,7 @@ impl<'c, 'a> Body<'c, 'a> {
             gen_frames: GenFrames::default(),
             in_param_init: false,
             next_loop: 0,
+            plate_scopes: Vec::new(),
         }
     }
 
@@ -276,6 +280,13 @@ impl<'c, 'a> Body<'c, 'a> {
     }
 
     /// The local variable `name`, innermost first.
+    /// The index of the scope that declares the local `name`.
+    pub fn local_scope(&self, name: &str) -> Option<usize> {
+        self.scopes
+            .iter()
+            .rposition(|s| s.iter().any(|l| l.name == name))
+    }
+
     pub fn local(&self, name: &str) -> Option<&Local> {
         self.scopes
             .iter()

@@ -5,7 +5,8 @@ use super::expr::const_int;
 use super::scope::{Base, Body, GenLoop, Local, LocalKind};
 use super::types::{Elem, Num, Shape, Ty, annotation_type, describe_num, type_span};
 use crate::ast::{
-    Block, Expr, FunctionKind, Ident, LetStmt, ParamDecl, Pattern, Stmt, StmtKind, TypeExprKind,
+    Block, Expr, FunctionKind, Ident, LetStmt, ParamDecl, Pattern, Plate, Stmt, StmtKind,
+    TypeExprKind,
 };
 use crate::diagnostic::Diagnostic;
 
@@ -21,9 +22,22 @@ impl Body<'_, '_> {
             }
             StmtKind::Sample(sample) => self.sample_stmt(sample, s.span),
             StmtKind::Assign { target, value } => self.assign(target, value),
-            StmtKind::For { var, lo, hi, body } => {
+            StmtKind::For {
+                var,
+                lo,
+                hi,
+                body,
+                plate: None,
+            } => {
                 self.for_loop(var, lo, hi, body, false);
             }
+            StmtKind::For {
+                var,
+                lo,
+                hi,
+                body,
+                plate: Some(plate),
+            } => self.plate(var, lo, hi, body, plate),
             StmtKind::Expr(e) => {
                 self.expr(e);
             }
@@ -38,7 +52,10 @@ impl Body<'_, '_> {
     /// The type of a `let`'s value, checked against its annotation and, for
     /// `let mut`, against what a mutable variable can hold.
     pub fn let_value(&mut self, l: &LetStmt) -> Ty {
-        let mut ty = self.expr(&l.value);
+        let mut ty = match self.data_let(l) {
+            Some(loaded) => loaded,
+            None => self.expr(&l.value),
+        };
         if let Some(annotation) = &l.ty {
             match annotation_type(annotation) {
                 Err(d) => self.report(*d),
@@ -221,6 +238,25 @@ impl Body<'_, '_> {
             );
             return;
         };
+        if local.mutable
+            && let (Some(&entry), Some(declared)) =
+                (self.plate_scopes.last(), self.local_scope(&target.name))
+            && declared < entry
+        {
+            self.report(
+                Diagnostic::error(
+                    "E0283",
+                    format!(
+                        "cannot assign to `{}` inside a `plate`: its iterations are independent",
+                        target.name
+                    ),
+                    target.span,
+                )
+                .with_label(local.span, format!("`{}` is declared here", target.name))
+                .with_help("use a `for` loop to carry a value from one iteration to the next"),
+            );
+            return;
+        }
         if !local.mutable || local.expect_depth < self.expect_depth {
             let mut d = Diagnostic::error(
                 "E0255",
@@ -325,6 +361,30 @@ impl Body<'_, '_> {
 
     /// `for var in lo..hi { body }`; with `collect`, a comprehension, whose
     /// type is returned (an array per number of the body's value).
+    /// Checks `plate var in lo..hi [(subsample m)] { body }`: a loop inside
+    /// a generative function whose body assigns no variable from outside
+    /// it. (That the range is `0..N` and `m` is a constant in `1..=N` needs
+    /// the values of constants, and is checked by the lowering.)
+    fn plate(&mut self, var: &Ident, lo: &Expr, hi: &Expr, body: &Block, plate: &Plate) {
+        if !self.in_gen() {
+            self.report(
+                Diagnostic::error(
+                    "E0284",
+                    "a `plate` holds the conditionally independent choices of a generative function, but this is not a `gen` body",
+                    plate.span,
+                )
+                .with_help("use a `for` loop here"),
+            );
+        }
+        if let Some(m) = &plate.subsample {
+            let m_ty = self.expr(m);
+            self.int_scalar(&m_ty, m.span, "a subsample size");
+        }
+        self.plate_scopes.push(self.scopes.len());
+        self.for_loop(var, lo, hi, body, false);
+        self.plate_scopes.pop();
+    }
+
     pub fn for_loop(
         &mut self,
         var: &Ident,

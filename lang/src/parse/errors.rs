@@ -87,7 +87,7 @@ impl Expected {
                     | Identifier
                     | String
                     | Integer
-                    | Keyword("let" | "param" | "for")
+                    | Keyword("let" | "param" | "for" | "plate")
                     | Token(";" | "(" | "[" | "{")
             ),
             Expression => matches!(
@@ -130,6 +130,7 @@ fn expected_for_rule(rule: Rule) -> &'static [Expected] {
         | Rule::sample_stmt
         | Rule::assign_stmt
         | Rule::for_stmt
+        | Rule::plate_stmt
         | Rule::block_expr_stmt
         | Rule::expr_stmt
         | Rule::empty_stmt => &[Statement, Token("}")],
@@ -184,6 +185,8 @@ fn expected_for_rule(rule: Rule) -> &'static [Expected] {
         Rule::with_kw => &[Keyword("with")],
         Rule::else_kw => &[Keyword("else")],
         Rule::for_kw => &[Keyword("for")],
+        Rule::plate_kw => &[Keyword("plate")],
+        Rule::subsample | Rule::subsample_kw => &[Keyword("subsample")],
         Rule::in_kw => &[Keyword("in")],
         Rule::repl_entry => &[Item, Expression],
         Rule::EOI => &[EndOfInput],

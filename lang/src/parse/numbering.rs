@@ -61,9 +61,18 @@ fn number_stmt(stmt: &mut Stmt, next: &mut u32) {
             }
         }
         StmtKind::Assign { value, .. } => number_expr(value, next),
-        StmtKind::For { lo, hi, body, .. } => {
+        StmtKind::For {
+            lo,
+            hi,
+            body,
+            plate,
+            ..
+        } => {
             number_expr(lo, next);
             number_expr(hi, next);
+            if let Some(m) = plate.as_mut().and_then(|p| p.subsample.as_mut()) {
+                number_expr(m, next);
+            }
             number_block(body, next);
         }
         StmtKind::Expr(expr) => number_expr(expr, next),

@@ -9,7 +9,7 @@
 
 use super::{DistValue, Family, MAX_ENUMERATED_SUPPORT};
 use std::f64::consts::{LN_2, PI};
-use vprog_compiler::special::{gamma_p, gamma_q, ln_beta, ln_gamma};
+use vprog_compiler::special::{gamma_p, gamma_q, ln_beta, ln_gamma, log1p_exp};
 
 /// `½ ln(2π)`.
 const HALF_LN_TWO_PI: f64 = 0.918_938_533_204_672_8;
@@ -174,6 +174,29 @@ pub(super) fn log_density(family: &Family<'_>, value: &DistValue) -> f64 {
             mv_normal_log_density(mean, scale_tril, x)
         }
         (&Family::Dirichlet { alpha, .. }, Vector(x)) => dirichlet_log_density(alpha, x),
+        (&Family::Bernoulli { p }, &Real(x)) => {
+            if x == 1.0 {
+                p.ln()
+            } else if x == 0.0 {
+                (-p).ln_1p()
+            } else {
+                OUTSIDE
+            }
+        }
+        // ln σ(l) = −ln(1 + e^{−l}) and ln(1 − σ(l)) = −ln(1 + e^{l}).
+        (&Family::BernoulliLogits { logit, .. }, &Real(x)) => {
+            if x == 1.0 {
+                -log1p_exp(-logit)
+            } else if x == 0.0 {
+                -log1p_exp(logit)
+            } else {
+                OUTSIDE
+            }
+        }
+        (Family::CategoricalLogits { log_probs, .. }, &Int(k)) => match usize::try_from(k) {
+            Ok(index) if index < log_probs.len() => log_probs[index],
+            _ => OUTSIDE,
+        },
         // A value of the wrong kind for the family.
         _ => OUTSIDE,
     }
@@ -286,7 +309,10 @@ pub(super) fn cdf(family: &Family<'_>, x: f64) -> Option<f64> {
         | Family::Binomial { .. }
         | Family::MvNormalDiag { .. }
         | Family::MvNormal { .. }
-        | Family::Dirichlet { .. } => return None,
+        | Family::Dirichlet { .. }
+        | Family::Bernoulli { .. }
+        | Family::BernoulliLogits { .. }
+        | Family::CategoricalLogits { .. } => return None,
     };
     Some(value)
 }
@@ -294,7 +320,13 @@ pub(super) fn cdf(family: &Family<'_>, x: f64) -> Option<f64> {
 pub(super) fn support(family: &Family<'_>) -> Option<Vec<DistValue>> {
     match *family {
         Family::Flip { .. } => Some(vec![DistValue::Bool(false), DistValue::Bool(true)]),
+        Family::Bernoulli { .. } | Family::BernoulliLogits { .. } => {
+            Some(vec![DistValue::Real(0.0), DistValue::Real(1.0)])
+        }
         Family::Categorical { probs, .. } => {
+            Some((0..probs.len() as i64).map(DistValue::Int).collect())
+        }
+        Family::CategoricalLogits { ref probs, .. } => {
             Some((0..probs.len() as i64).map(DistValue::Int).collect())
         }
         Family::Binomial { n, .. } => {

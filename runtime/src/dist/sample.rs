@@ -11,8 +11,9 @@
 //! so a unit-scale draw is divided by the rate; vprog's geometric counts
 //! failures before the first success, as `rand_distr`'s does.
 //!
-//! Uniform, Laplace, categorical and flip are inverse CDFs of one
-//! `open01()` draw, which is never 0 or 1, so no logarithm is infinite.
+//! Uniform, Laplace, categorical (also from logits, through their softmax),
+//! flip and the Bernoulli families are inverse CDFs of one `open01()` draw,
+//! which is never 0 or 1, so no logarithm is infinite.
 //!
 //! A few draws can round onto the edge of the support even though the
 //! distribution puts no mass there: a gamma or beta with a small shape
@@ -113,6 +114,13 @@ pub(super) fn sample(family: &Family<'_>, rng: &mut SiteRng) -> DistValue {
         }
         Family::Dirichlet { alpha, unit_gammas } => {
             DistValue::Vector(sample_dirichlet(alpha, unit_gammas, rng))
+        }
+        // As flip: 1 with probability p.
+        &Family::Bernoulli { p } | &Family::BernoulliLogits { p, .. } => {
+            DistValue::Real(if rng.open01() < p { 1.0 } else { 0.0 })
+        }
+        Family::CategoricalLogits { probs, total, .. } => {
+            DistValue::Int(sample_categorical(probs, *total, rng))
         }
     }
 }

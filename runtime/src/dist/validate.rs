@@ -20,7 +20,7 @@ impl<'a> Dist<'a> {
     /// positive; uniform needs `low < high`; probabilities lie in `[0, 1]`
     /// (geometric's in `(0, 1]`, since `p = 0` never succeeds); categorical
     /// weights are non-negative and sum to 1 within 1e-6 (they are then
-    /// renormalized exactly); binomial `n ≥ 0`; vectors are non-empty and
+    /// renormalized exactly); logits are finite; binomial `n ≥ 0`; vectors are non-empty and
     /// of matching lengths; `mv_normal`'s `scale_tril` is square, matches
     /// the mean, and is lower-triangular with a positive diagonal.
     pub fn new(kind: DistKind, args: &[DistArg<'a>]) -> Result<Dist<'a>, DistError> {
@@ -172,6 +172,28 @@ impl<'a> Dist<'a> {
                     .map_err(|e| args.sampler_error(e))?;
                 Family::Dirichlet { alpha, unit_gammas }
             }
+            DistKind::Bernoulli => Family::Bernoulli {
+                p: args.probability(0)?,
+            },
+            DistKind::BernoulliLogits => {
+                let logit = args.finite(0)?;
+                Family::BernoulliLogits {
+                    logit,
+                    p: vprog_compiler::special::sigmoid(logit),
+                }
+            }
+            DistKind::CategoricalLogits => {
+                let logits = args.finite_vector(0)?;
+                let normalizer = vprog_compiler::special::log_sum_exp(logits);
+                let log_probs: Vec<f64> = logits.iter().map(|l| l - normalizer).collect();
+                let probs: Vec<f64> = log_probs.iter().map(|l| l.exp()).collect();
+                let total = probs.iter().sum();
+                Family::CategoricalLogits {
+                    log_probs,
+                    probs,
+                    total,
+                }
+            }
         };
         Ok(Dist { family })
     }
@@ -200,6 +222,16 @@ impl<'a, 'b> Arguments<'a, 'b> {
         }
         let checked = Arguments { kind, args };
         for (index, (&expected, arg)) in kind.param_kinds().iter().zip(args).enumerate() {
+            // A `Dist` is one scalar choice of the elementwise families
+            // (tensors are `Independent` choices of them), except for
+            // `mv_normal_diag`, which is a vector; `categorical_logits` is
+            // one choice, from a vector of logits.
+            let expected = match expected {
+                ParamKind::Tensor if kind == DistKind::MvNormalDiag => ParamKind::Vector,
+                ParamKind::Tensor => ParamKind::Real,
+                ParamKind::Logits => ParamKind::Vector,
+                other => other,
+            };
             let matches = matches!(
                 (expected, arg),
                 (ParamKind::Real, DistArg::Real(_) | DistArg::Int(_))
@@ -209,9 +241,9 @@ impl<'a, 'b> Arguments<'a, 'b> {
             );
             if !matches {
                 let wanted = match expected {
-                    ParamKind::Real => "a real number",
+                    ParamKind::Real | ParamKind::Tensor => "a real number",
                     ParamKind::Int => "an integer",
-                    ParamKind::Vector => "a vector",
+                    ParamKind::Vector | ParamKind::Logits => "a vector",
                     ParamKind::Matrix => "a matrix",
                 };
                 return Err(

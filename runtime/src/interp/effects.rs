@@ -8,12 +8,12 @@
 //! sibling runs that enumeration and measure-valued derivatives need.
 
 use super::Interp;
-use crate::dist::{Dist, DistArg, DistValue, sample_binomial_split};
+use crate::dist::{Dist, DistArg, DistValue, Independent, TensorArg, sample_binomial_split};
 use crate::rng::RunKey;
 use crate::value::{Tensor, Value};
 use std::collections::HashMap;
 use vprog_compiler::dist::DistKind;
-use vprog_compiler::ir::{Op, OpKind};
+use vprog_compiler::ir::{Elem, Op, OpKind, Type};
 
 /// A site instance: its static id and the indices of the loops around it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -139,8 +139,65 @@ pub(crate) fn value_of(d: DistValue) -> Value {
     }
 }
 
+/// Whether a draw of `kind` with a value of type `result_ty` is a tensor
+/// of independent scalar choices (see [`Independent`]).
+fn is_independent(kind: DistKind, result_ty: &Type) -> bool {
+    !result_ty.is_scalar() && (kind.is_elementwise() || kind == DistKind::CategoricalLogits)
+}
+
+/// The tensor choice of `kind` with parameter values `params`.
+fn independent<'a>(kind: DistKind, params: &[&'a Value]) -> Result<Independent<'a>, String> {
+    let args = params
+        .iter()
+        .map(|v| match v {
+            Value::F(x) => Ok(TensorArg::Scalar(*x)),
+            Value::I(x) => Ok(TensorArg::Scalar(*x as f64)),
+            Value::B(_) => Err("a boolean distribution parameter".to_string()),
+            Value::T(t) => match &**t {
+                Tensor::F(a) => Ok(TensorArg::Tensor {
+                    data: a.as_slice().ok_or("a non-contiguous tensor parameter")?,
+                    shape: a.shape(),
+                }),
+                _ => Err("a non-real tensor parameter".to_string()),
+            },
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Independent::new(kind, &args).map_err(|e| e.to_string())
+}
+
+/// The value of type `ty` (an `f64` or `i64` tensor) holding `values`
+/// row-major.
+fn tensor_value(values: &[DistValue], ty: &Type) -> Result<Value, String> {
+    let wrong = || format!("internal error: {} drawn values for a {ty}", values.len());
+    let shape = ndarray::IxDyn(&ty.shape);
+    let tensor = match ty.elem {
+        Elem::F64 => {
+            let data = values
+                .iter()
+                .map(|v| match v {
+                    DistValue::Real(x) => Ok(*x),
+                    _ => Err(wrong()),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Tensor::F(ndarray::ArrayD::from_shape_vec(shape, data).map_err(|_| wrong())?)
+        }
+        Elem::I64 => {
+            let data = values
+                .iter()
+                .map(|v| match v {
+                    DistValue::Int(x) => Ok(*x),
+                    _ => Err(wrong()),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Tensor::I(ndarray::ArrayD::from_shape_vec(shape, data).map_err(|_| wrong())?)
+        }
+        Elem::Bool => return Err(wrong()),
+    };
+    Ok(Value::T(std::sync::Arc::new(tensor)))
+}
+
 /// Draws from `kind` with parameter values `params` on the stream of
-/// `(site, stream, indices)`.
+/// `(site, stream, indices)`, a value of type `result_ty`.
 fn draw(
     ctx: &RunContext,
     kind: DistKind,
@@ -148,15 +205,25 @@ fn draw(
     site: u32,
     stream: u32,
     indices: &[i64],
+    result_ty: &Type,
 ) -> Result<Value, String> {
     let key = ctx
         .key
         .ok_or("internal error: a draw outside a keyed run")?;
+    if is_independent(kind, result_ty) {
+        let choice = independent(kind, params)?;
+        let mut rng = key.site_stream(site, stream, indices);
+        return tensor_value(&choice.sample(&mut rng), result_ty);
+    }
     let args = dist_args(params)?;
     let dist = Dist::new(kind, &args).map_err(|e| e.to_string())?;
     let mut rng = key.site_stream(site, stream, indices);
     Ok(value_of(dist.sample(&mut rng)))
 }
+
+/// An mvd site's draw: the value, the alternatives, `aux` and the number
+/// of elements of the differentiated parameter.
+type MvdDraw = (Value, Vec<Value>, f64, usize);
 
 /// Samples an mvd site in a main run and lists the alternatives its weak
 /// derivative evaluates the continuation at (see `driver::mvd` for the
@@ -167,14 +234,30 @@ fn mvd_sample(
     params: &[&Value],
     site: u32,
     indices: &[i64],
-) -> Result<(Value, Vec<Value>, f64, usize), String> {
+    result_ty: &Type,
+) -> Result<MvdDraw, String> {
     let key = ctx
         .key
         .ok_or("internal error: a draw outside a keyed run")?;
+    if is_independent(kind, result_ty) {
+        return mvd_sample_tensor(&key, kind, params, site, indices, result_ty);
+    }
     let args = dist_args(params)?;
     let dist = Dist::new(kind, &args).map_err(|e| e.to_string())?;
     let mut rng = key.site_stream(site, 0, indices);
     Ok(match kind {
+        DistKind::Bernoulli | DistKind::BernoulliLogits => {
+            let v = value_of(dist.sample(&mut rng));
+            let x = v.as_f64().unwrap_or(0.0);
+            (v, vec![Value::F(1.0 - x)], 0.0, 1)
+        }
+        DistKind::CategoricalLogits => {
+            let v = value_of(dist.sample(&mut rng));
+            let k = params[0].shape().first().copied().unwrap_or(0);
+            let vi = v.as_i64().unwrap_or(0);
+            let alts = (0..k as i64).filter(|&j| j != vi).map(Value::I).collect();
+            (v, alts, 0.0, k)
+        }
         DistKind::Flip => {
             let v = value_of(dist.sample(&mut rng));
             let b = v.as_bool().unwrap_or(false);
@@ -222,6 +305,62 @@ fn mvd_sample(
     })
 }
 
+/// The mvd draw of a tensor choice of independent elements: one
+/// alternative per element and other value of that element, in row-major
+/// order of the elements and increasing order of the values — for the
+/// Bernoulli families the value with element `i` flipped, for
+/// `categorical_logits` over rows the value with row `r` set to each `j`
+/// other than its own. Each element's weak derivative is that of its
+/// scalar family, with the other elements held at the run's values
+/// (`estimator::mvd_cotangent`).
+fn mvd_sample_tensor(
+    key: &crate::rng::RunKey,
+    kind: DistKind,
+    params: &[&Value],
+    site: u32,
+    indices: &[i64],
+    result_ty: &Type,
+) -> Result<MvdDraw, String> {
+    let choice = independent(kind, params)?;
+    let mut rng = key.site_stream(site, 0, indices);
+    let values = choice.sample(&mut rng);
+    let value = tensor_value(&values, result_ty)?;
+    let mut alternatives = Vec::new();
+    let mut alternative = |i: usize, replacement: DistValue| -> Result<(), String> {
+        let mut changed = values.clone();
+        changed[i] = replacement;
+        alternatives.push(tensor_value(&changed, result_ty)?);
+        Ok(())
+    };
+    let param_len = match kind {
+        DistKind::CategoricalLogits => {
+            let classes = params[0].shape().last().copied().unwrap_or(0);
+            for (row, v) in values.iter().enumerate() {
+                let own = match v {
+                    DistValue::Int(k) => *k,
+                    _ => -1,
+                };
+                for j in (0..classes as i64).filter(|&j| j != own) {
+                    alternative(row, DistValue::Int(j))?;
+                }
+            }
+            values.len() * classes
+        }
+        DistKind::Bernoulli | DistKind::BernoulliLogits => {
+            for (i, v) in values.iter().enumerate() {
+                let x = match v {
+                    DistValue::Real(x) => *x,
+                    _ => 0.0,
+                };
+                alternative(i, DistValue::Real(1.0 - x))?;
+            }
+            values.len()
+        }
+        other => return Err(format!("internal error: mvd is not defined for {other}")),
+    };
+    Ok((value, alternatives, 0.0, param_len))
+}
+
 /// Evaluates a draw, forcing-table read, or mvd operation.
 pub(crate) fn apply(op: &Op, it: &mut Interp) -> Result<Value, String> {
     let owned: Vec<Value> = op.args.iter().map(|&a| it.get(a).clone()).collect();
@@ -248,7 +387,15 @@ pub(crate) fn eval_effect(
         } => {
             let np = *num_params as usize;
             let indices = indices_of(&vals[np..]);
-            draw(&*ctx, *dist, &vals[..np], *site, *stream, &indices)
+            draw(
+                &*ctx,
+                *dist,
+                &vals[..np],
+                *site,
+                *stream,
+                &indices,
+                result_ty,
+            )
         }
         OpKind::EnumValue { site, boolean } => {
             let support = vals[0].as_i64().unwrap_or(0);
@@ -303,7 +450,7 @@ pub(crate) fn eval_effect(
                 return Ok(ctx.mvd_events[i].value.clone());
             }
             let (value, alternatives, aux, param_len) =
-                mvd_sample(&*ctx, *dist, &vals[..np], *site, &key.indices)?;
+                mvd_sample(&*ctx, *dist, &vals[..np], *site, &key.indices, result_ty)?;
             let order = ctx.next_order();
             ctx.seen_mvd.insert(key.clone(), ctx.mvd_events.len());
             ctx.mvd_events.push(MvdEvent {
@@ -327,6 +474,16 @@ pub(crate) fn eval_effect(
                 .get(&key)
                 .cloned()
                 .unwrap_or_else(|| Value::zeros(result_ty)))
+        }
+        OpKind::Subsample { n, m } => {
+            let key = ctx
+                .key
+                .ok_or("internal error: a minibatch outside a keyed run")?;
+            let idx = crate::rng::subsample(key.base(), *n as usize, *m as usize);
+            Ok(Value::T(std::sync::Arc::new(Tensor::I(
+                ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[idx.len()]), idx)
+                    .map_err(|e| e.to_string())?,
+            ))))
         }
         _ => Err("internal error: not an effect operation".into()),
     }

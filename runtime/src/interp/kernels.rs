@@ -377,7 +377,7 @@ pub(crate) fn apply_values(prim: &Prim, vals: &[&Value]) -> KResult {
         Prim::ConstI64(x) => Ok(Value::I(*x)),
         Prim::ConstBool(x) => Ok(Value::B(*x)),
         Prim::ConstTensor { shape, data } => Ok(Value::from_f64_array(
-            ArrayD::from_shape_vec(IxDyn(shape), data.clone()).map_err(|e| e.to_string())?,
+            ArrayD::from_shape_vec(IxDyn(shape), data.to_vec()).map_err(|e| e.to_string())?,
         )),
         Prim::BroadcastLike => {
             let shape = vals[1].shape().to_vec();

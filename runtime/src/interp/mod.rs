@@ -109,7 +109,8 @@ impl Interp<'_, '_> {
                 OpKind::Draw { .. }
                 | OpKind::EnumValue { .. }
                 | OpKind::MvdValue { .. }
-                | OpKind::MvdCotangent { .. } => {
+                | OpKind::MvdCotangent { .. }
+                | OpKind::Subsample { .. } => {
                     let value = effects::apply(op, self).map_err(fail)?;
                     self.set(op.results[0], value);
                 }

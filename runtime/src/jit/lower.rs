@@ -263,7 +263,8 @@ impl Lowering<'_, '_> {
             OpKind::Draw { .. }
             | OpKind::EnumValue { .. }
             | OpKind::MvdValue { .. }
-            | OpKind::MvdCotangent { .. } => self.effect(op),
+            | OpKind::MvdCotangent { .. }
+            | OpKind::Subsample { .. } => self.effect(op),
             OpKind::Sample(_) | OpKind::AddCost => unsupported("a random choice before ADEV"),
         }
     }
@@ -611,7 +612,7 @@ impl Lowering<'_, '_> {
                 self.vals.insert(r, V::S(v));
             }
             Prim::ConstTensor { data, .. } => {
-                let boxed: Box<[f64]> = data.clone().into_boxed_slice();
+                let boxed: Box<[f64]> = data.to_vec().into_boxed_slice();
                 let addr = boxed.as_ptr() as i64;
                 self.meta.consts.push(boxed);
                 let v = self.b.ins().iconst(PTR, addr);

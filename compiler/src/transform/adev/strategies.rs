@@ -61,12 +61,22 @@ fn noise(b: &mut Builder, dist: DistKind, site: u32, stream: u32, indices: &[Val
     draw(b, dist, &params, site, stream, indices)
 }
 
-/// Vector noise of length `n` from independent standard normals.
-fn vector_noise(b: &mut Builder, n: usize, site: u32, indices: &[ValueId]) -> ValueId {
-    let ty = Type::vector(n);
+/// Independent standard normals of shape `shape` (one stream, the
+/// elements in row-major order).
+fn tensor_noise(b: &mut Builder, shape: &[usize], site: u32, indices: &[ValueId]) -> ValueId {
+    let ty = Type::tensor(crate::ir::Elem::F64, shape.to_vec());
     let zeros = b.zeros(&ty);
     let ones = b.full(&ty, 1.0);
     draw(b, DistKind::MvNormalDiag, &[zeros, ones], site, 0, indices)
+}
+
+/// `p`, broadcast to `ty` if it is a scalar.
+fn broadcast_param(b: &mut Builder, p: ValueId, ty: &Type) -> ValueId {
+    if b.ty(p).is_scalar() {
+        b.broadcast_like(p, ty)
+    } else {
+        p
+    }
 }
 
 /// An implicitly reparameterized draw from gamma(shape, 1) (elementwise for
@@ -125,8 +135,23 @@ fn reparam(
     site: u32,
     idx: &[ValueId],
 ) -> Result<ValueId, String> {
+    let types: Vec<Type> = p.iter().map(|&v| b.ty(v)).collect();
+    let value_ty = crate::density::value_type(dist, &types);
     Ok(match dist {
-        DistKind::Normal | DistKind::Laplace | DistKind::Cauchy => {
+        DistKind::Normal | DistKind::MvNormalDiag if !value_ty.is_scalar() => {
+            // μ + σ ⊙ ε elementwise, scalar parameters broadcast.
+            let e = tensor_noise(b, &value_ty.shape, site, idx);
+            let mean = broadcast_param(b, p[0], &value_ty);
+            let scale = broadcast_param(b, p[1], &value_ty);
+            let s = b.mul(scale, e);
+            b.add(mean, s)
+        }
+        DistKind::Normal | DistKind::MvNormalDiag => {
+            let e = noise(b, DistKind::Normal, site, 0, idx);
+            let s = b.mul(p[1], e);
+            b.add(p[0], s)
+        }
+        DistKind::Laplace | DistKind::Cauchy => {
             let e = noise(b, dist, site, 0, idx);
             let s = b.mul(p[1], e);
             b.add(p[0], s)
@@ -161,15 +186,9 @@ fn reparam(
             let t = b.mul(scale, t);
             b.add(loc, t)
         }
-        DistKind::MvNormalDiag => {
-            let n = b.ty(p[0]).shape[0];
-            let e = vector_noise(b, n, site, idx);
-            let s = b.mul(p[1], e);
-            b.add(p[0], s)
-        }
         DistKind::MvNormal => {
             let n = b.ty(p[0]).shape[0];
-            let e = vector_noise(b, n, site, idx);
+            let e = tensor_noise(b, &[n], site, idx);
             // Only the lower triangle is the Cholesky factor (the density
             // reads no other entry), so only it may receive a gradient.
             let l = b.un(Prim::Tril, p[1]);
@@ -221,15 +240,131 @@ fn support_size(b: &mut Builder, dist: DistKind, p: &[ValueId]) -> Result<ValueI
             let one = b.i64(1);
             b.add(p[0], one)
         }
+        DistKind::Bernoulli | DistKind::BernoulliLogits | DistKind::CategoricalLogits => {
+            let types: Vec<Type> = p.iter().map(|&v| b.ty(v)).collect();
+            let (elements, per_element) = tensor_enumeration(dist, &types);
+            let joint = u32::try_from(elements)
+                .ok()
+                .and_then(|n| (per_element as i64).checked_pow(n))
+                .filter(|&j| {
+                    j as usize <= crate::dist::MAX_ENUMERATED_JOINT_VALUES.max(per_element)
+                })
+                .ok_or_else(|| format!("{dist}: too many joint values to enumerate"))?;
+            b.i64(joint)
+        }
         other => return Err(format!("{other} does not have a finite support")),
     })
 }
 
-/// The parameter whose derivative an mvd site estimates.
-fn mvd_parameter(dist: DistKind, p: &[ValueId]) -> Result<ValueId, String> {
+/// An enumerated choice of a tensor family as `(elements, values per
+/// element)`: its value is a tensor (or scalar) of `elements` independent
+/// elements, and its joint support is enumerated as the integers
+/// `0..valuesᵉˡᵉᵐᵉⁿᵗˢ`, element `i` (row-major) being digit `i` in base
+/// `values`.
+fn tensor_enumeration(dist: DistKind, types: &[Type]) -> (usize, usize) {
+    match dist {
+        DistKind::CategoricalLogits => match types[0].shape.as_slice() {
+            [rows, classes] => (*rows, *classes),
+            [classes] => (1, *classes),
+            _ => (1, 1),
+        },
+        _ => (types[0].shape.iter().product(), 2),
+    }
+}
+
+/// The value of an enumerated tensor-family choice from its joint index
+/// `k` (see [`tensor_enumeration`]), of type `value_ty`.
+fn decode_enumerated(
+    b: &mut Builder,
+    dist: DistKind,
+    k: ValueId,
+    per_element: usize,
+    value_ty: &Type,
+) -> ValueId {
+    let element = |b: &mut Builder, flat: usize| -> ValueId {
+        let digit = if value_ty.is_scalar() {
+            k
+        } else {
+            let place = b.i64((per_element as i64).pow(flat as u32));
+            let base = b.i64(per_element as i64);
+            let shifted = b.prim(Prim::Div, &[k, place]);
+            b.prim(Prim::Rem, &[shifted, base])
+        };
+        if dist.is_bernoulli() {
+            b.un(Prim::IntToF64, digit)
+        } else {
+            digit
+        }
+    };
+    pack_elements(b, &value_ty.shape, 0, &element)
+}
+
+/// A tensor of `shape` whose element at row-major index `offset + i` is
+/// `element(offset + i)`, stacked with `pack` (the element itself for a
+/// scalar shape).
+fn pack_elements(
+    b: &mut Builder,
+    shape: &[usize],
+    offset: usize,
+    element: &dyn Fn(&mut Builder, usize) -> ValueId,
+) -> ValueId {
+    let Some((&len, rest)) = shape.split_first() else {
+        return element(b, offset);
+    };
+    if shape.contains(&0) {
+        // No elements: an empty tensor of the elements' type.
+        let one = element(b, 0);
+        let elem = b.ty(one).elem;
+        let empty = b.full(&Type::tensor(crate::ir::Elem::F64, shape.to_vec()), 0.0);
+        return if elem == crate::ir::Elem::F64 {
+            empty
+        } else {
+            b.un(Prim::F64ToInt, empty)
+        };
+    }
+    let stride: usize = rest.iter().product();
+    let items: Vec<ValueId> = (0..len)
+        .map(|i| pack_elements(b, rest, offset + i * stride, element))
+        .collect();
+    b.prim(Prim::Pack, &items)
+}
+
+/// `softmax(logits)` for a vector, or of each row of a matrix.
+fn softmax_rows(b: &mut Builder, logits: ValueId) -> ValueId {
+    let ty = b.ty(logits);
+    let softmax = |b: &mut Builder, row: ValueId| {
+        let row_ty = b.ty(row);
+        let normalizer = b.un(Prim::LogSumExp, row);
+        let normalizer = b.broadcast_like(normalizer, &row_ty);
+        let centered = b.sub(row, normalizer);
+        b.un(Prim::Exp, centered)
+    };
+    if ty.shape.len() == 1 {
+        return softmax(b, logits);
+    }
+    let rows = ty.shape[0];
+    let body = b.region(&[Type::i64()], |b, p| {
+        let row = b.prim(Prim::Index, &[logits, p[0]]);
+        vec![softmax(b, row)]
+    });
+    let lo = b.i64(0);
+    let hi = b.i64(rows as i64);
+    b.for_(lo, hi, &[], body, Some(rows))[0]
+}
+
+/// The parameter whose derivative an mvd site estimates (for the logits
+/// families, the probabilities computed from the logits, so the gradient
+/// reaches the logits through them).
+fn mvd_parameter(b: &mut Builder, dist: DistKind, p: &[ValueId]) -> Result<ValueId, String> {
     Ok(match dist {
-        DistKind::Flip | DistKind::Categorical | DistKind::Geometric | DistKind::Poisson => p[0],
+        DistKind::Flip
+        | DistKind::Categorical
+        | DistKind::Geometric
+        | DistKind::Poisson
+        | DistKind::Bernoulli => p[0],
         DistKind::Binomial => p[1],
+        DistKind::BernoulliLogits => b.un(Prim::Sigmoid, p[0]),
+        DistKind::CategoricalLogits => softmax_rows(b, p[0]),
         other => return Err(format!("{other} has no measure-valued derivative")),
     })
 }
@@ -276,8 +411,14 @@ pub(super) fn emit_site(
             let n = support_size(b, site.dist, &params).map_err(fail)?;
             let mut a = vec![n];
             a.extend_from_slice(indices);
-            let ty = crate::density::value_type(site.dist, &[]);
-            let v = b.push(
+            // The tensor families enumerate an integer that encodes the
+            // joint value (see `tensor_enumeration`).
+            let ty = if site.dist.is_elementwise() || site.dist == DistKind::CategoricalLogits {
+                Type::i64()
+            } else {
+                crate::density::value_type(site.dist, &[])
+            };
+            let enumerated = b.push(
                 OpKind::EnumValue {
                     site: id,
                     boolean: site.dist == DistKind::Flip,
@@ -286,15 +427,25 @@ pub(super) fn emit_site(
                 vec![ty],
                 vec![],
             )[0];
+            let v = match site.dist {
+                DistKind::Bernoulli | DistKind::BernoulliLogits | DistKind::CategoricalLogits => {
+                    let types: Vec<Type> = params.iter().map(|&p| b.ty(p)).collect();
+                    let (_, per_element) = tensor_enumeration(site.dist, &types);
+                    let value_ty = crate::density::value_type(site.dist, &types);
+                    decode_enumerated(b, site.dist, enumerated, per_element, &value_ty)
+                }
+                _ => enumerated,
+            };
             let lp = log_density(b, site.dist, &params, v);
             st.log_weight = b.add(st.log_weight, lp);
             v
         }
         StrategyKind::Mvd => {
-            let p = mvd_parameter(site.dist, &params).map_err(fail)?;
+            let p = mvd_parameter(b, site.dist, &params).map_err(fail)?;
             let mut a = params.clone();
             a.extend_from_slice(indices);
-            let ty = crate::density::value_type(site.dist, &[]);
+            let types: Vec<Type> = params.iter().map(|&p| b.ty(p)).collect();
+            let ty = crate::density::value_type(site.dist, &types);
             let v = b.push(
                 OpKind::MvdValue {
                     dist: site.dist,

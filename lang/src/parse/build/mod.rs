@@ -25,8 +25,8 @@ use pest::iterators::{Pair, Pairs};
 use super::grammar::Rule;
 use crate::ast::{
     Address, Block, Expr, ExprId, ExprKind, FitStmt, FnParam, FunctionDecl, FunctionKind, Ident,
-    Item, ItemKind, LetStmt, ParamDecl, Pattern, ReportStmt, SampleStmt, Stmt, StmtKind, Strategy,
-    TypeExpr, TypeExprKind,
+    Item, ItemKind, LetStmt, ParamDecl, Pattern, Plate, ReportStmt, SampleStmt, Stmt, StmtKind,
+    Strategy, TypeExpr, TypeExprKind,
 };
 use crate::diagnostic::Diagnostic;
 use crate::lexer::{self, TokenKind};
@@ -52,6 +52,8 @@ fn is_marker_keyword(rule: Rule) -> bool {
             | Rule::if_kw
             | Rule::else_kw
             | Rule::for_kw
+            | Rule::plate_kw
+            | Rule::subsample_kw
             | Rule::in_kw
             | Rule::sim_kw
             | Rule::expect_kw
@@ -322,7 +324,43 @@ impl Builder {
                 let lo = self.expr(parts.required());
                 let hi = self.expr(parts.required());
                 let body = self.block(parts.required());
-                StmtKind::For { var, lo, hi, body }
+                StmtKind::For {
+                    var,
+                    lo,
+                    hi,
+                    body,
+                    plate: None,
+                }
+            }
+            Rule::plate_stmt => {
+                let whole = self.span(&pair);
+                let keyword = Span::new(
+                    whole.file,
+                    whole.start as usize,
+                    whole.start as usize + "plate".len(),
+                );
+                let mut parts = children(pair);
+                let var = self.ident(parts.required());
+                let lo = self.expr(parts.required());
+                let hi = self.expr(parts.required());
+                let next = parts.required();
+                let (subsample, block) = if next.as_rule() == Rule::subsample {
+                    let m = self.expr(children(next).required());
+                    (Some(m), parts.required())
+                } else {
+                    (None, next)
+                };
+                let body = self.block(block);
+                StmtKind::For {
+                    var,
+                    lo,
+                    hi,
+                    body,
+                    plate: Some(Plate {
+                        span: keyword,
+                        subsample,
+                    }),
+                }
             }
             Rule::block_expr_stmt | Rule::expr_stmt => StmtKind::Expr(self.statement_expr(pair)),
             Rule::empty_stmt => return None,
