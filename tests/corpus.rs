@@ -6,6 +6,12 @@
 //! Each program is loaded, checked (every `fit` and `report` compiled), and
 //! — if it compiles — run, so run-time errors (invalid parameters, NaN
 //! during a fit) are covered too.
+//!
+//! Data files a program loads (`load_csv`, `load_npy`) sit next to it; its
+//! relative paths are read from `tests/programs/errors`, as `vprog run
+//! tests/programs/errors/NAME.vprog` reads them from the repository's root
+//! (the directory `cargo test` runs in), so the rendered paths are the same
+//! on every machine.
 
 use std::path::Path;
 use vprog::lang::SourceMap;
@@ -29,10 +35,13 @@ fn diagnose(path: &Path) -> String {
         .to_string_lossy()
         .into_owned();
     let mut sources = SourceMap::new();
-    let program = match load(&mut sources, &name, &text) {
+    let mut program = match load(&mut sources, &name, &text) {
         Ok(p) => p,
         Err(diags) => return render_diagnostics(&sources, &diags, false),
     };
+    // The program is named by its file name alone (so the rendering shows
+    // no machine's path); its data is read from the corpus directory.
+    program.data_dir = Path::new(CORPUS).to_path_buf();
     let errors = check_program(&program);
     if !errors.is_empty() {
         return render_diagnostics(&sources, &errors, false);
@@ -44,9 +53,12 @@ fn diagnose(path: &Path) -> String {
     }
 }
 
+/// The corpus directory, relative to the package root.
+const CORPUS: &str = "tests/programs/errors";
+
 #[test]
 fn every_broken_program_gets_its_diagnostic() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/errors");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(CORPUS);
     let update = std::env::var_os("UPDATE_EXPECT").is_some();
     let mut programs: Vec<_> = std::fs::read_dir(&dir)
         .expect("corpus directory")

@@ -2,36 +2,9 @@
 //! promotion, arrays and comprehensions, records and tuples, control flow,
 //! parameters and constraints, nested `grad`.
 
-use vprog::lang::SourceMap;
-use vprog::runtime::fit::FitReport;
-use vprog::runtime::session::{ReportValue, Session, Sink};
+mod common;
 
-#[derive(Default)]
-struct Reports(Vec<(String, Vec<f64>)>);
-
-impl Sink for Reports {
-    fn fit_finished(&mut self, _: &str, _: &FitReport) {}
-    fn report(&mut self, name: &str, value: &ReportValue) {
-        if let ReportValue::Values(v) = value {
-            self.0.push((name.to_string(), v.clone()));
-        }
-    }
-}
-
-/// Runs `src` and returns its deterministic reports.
-fn reports(src: &str) -> Vec<(String, Vec<f64>)> {
-    let mut sources = SourceMap::new();
-    let program = vprog::load(&mut sources, "t.vprog", src)
-        .unwrap_or_else(|d| panic!("{}", vprog::render_diagnostics(&sources, &d, false)));
-    let mut sink = Reports::default();
-    Session::new(program, 0).run(&mut sink).unwrap_or_else(|e| {
-        panic!(
-            "{}",
-            vprog::render_diagnostics(&sources, &[vprog::session_error_diagnostic(&e)], false)
-        )
-    });
-    sink.0
-}
+use common::reports;
 
 fn check(src: &str, expected: &[(&str, &[f64])]) {
     let got = reports(src);
@@ -133,5 +106,57 @@ fn grad_composes_with_itself() {
          report g2 = grad(slope, 1.5);
          report g3 = grad(area, 2.0, 3.0);",
         &[("g1", &[6.75]), ("g2", &[9.0]), ("g3", &[9.0, 12.0])],
+    );
+}
+
+#[test]
+fn tensor_builtins_and_their_gradients() {
+    let ln2 = std::f64::consts::LN_2;
+    check(
+        "let m = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+         let ints = [[1, 2], [3, 4]];
+         report p = matmul(m, transpose(m));
+         report t = transpose(ints);
+         report r = reshape(ints, [4]);
+         report c = concat([1.0], ints[0]);
+         report s = slice([1.0, 2.0, 3.0, 4.0], 1, 2);
+         report g = gather([10, 20, 30], [2, 2, 0]);
+         report sa = sum(ints, axis = 0);
+         report ma = mean(ints, axis = 1);
+         report l = logsumexp([[0.0, 0.0], [1.0, 1.0]], axis = 1);
+         report mx = max(m, axis = 1);
+         fn f(a) { sum(matmul(a, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])) }
+         report gf = grad(f, m);
+         fn h(x) { sum(max(reshape(x, [2, 2]), axis = 0)) }
+         report gh = grad(h, [1.0, 4.0, 3.0, 2.0]);
+         fn k(x) { sum(gather(concat(x, x), [0, 3, 3])) }
+         report gk = grad(k, [1.0, 2.0]);
+         fn q(x) { sum(slice(x, 1, 2) * slice(x, 0, 2)) }
+         report gq = grad(q, [1.0, 2.0, 3.0]);
+         fn first_softmax(x) { sum(grad(lse_row, x) * [1.0, 0.0]) }
+         fn lse_row(x) { sum(logsumexp(reshape(x, [1, 2]), axis = 1)) }
+         report second = grad(first_softmax, [0.0, 0.0]);",
+        &[
+            ("p", &[14.0, 32.0, 32.0, 77.0]),
+            ("t", &[1.0, 3.0, 2.0, 4.0]),
+            ("r", &[1.0, 2.0, 3.0, 4.0]),
+            ("c", &[1.0, 1.0, 2.0]),
+            ("s", &[2.0, 3.0]),
+            ("g", &[30.0, 30.0, 10.0]),
+            ("sa", &[4.0, 6.0]),
+            ("ma", &[1.5, 3.5]),
+            ("l", &[ln2, 1.0 + ln2]),
+            ("mx", &[3.0, 6.0]),
+            // d/da Σ (a b) = the row sums of b, in every row of a.
+            ("gf", &[3.0, 7.0, 11.0, 3.0, 7.0, 11.0]),
+            // The column maxima are x[2] and x[1].
+            ("gh", &[0.0, 1.0, 1.0, 0.0]),
+            // [a, b, a, b] picked at 0, 3, 3: a once, b twice.
+            ("gk", &[1.0, 2.0]),
+            // x₁x₀ + x₂x₁.
+            ("gq", &[2.0, 4.0, 2.0]),
+            // ∇ softmax(x)₀ = (s₀ (1 − s₀), −s₀ s₁), at 0 (¼, −¼).
+            ("second", &[0.25, -0.25]),
+        ],
     );
 }

@@ -120,6 +120,47 @@ fn round_trip_attributes_and_constants() {
     );
 }
 
+/// The shape and linear-algebra primitives, with their attributes.
+#[test]
+fn round_trip_tensor_primitives() {
+    check_round_trip(
+        r#"func @tensors(%a: f64[2,3], %b: f64[2,4], %idx: i64[5]) -> (f64[3,4], f64[4,3], f64[2], f64[5,3], f64[2,3]) {
+             %ab = matmul_tn %a, %b : f64[3,4]
+             %t = transpose %ab : f64[4,3]
+             %r = reshape<6,2> %ab : f64[6,2]
+             %c = concat %r, %r : f64[12,2]
+             %s = slice<start=3, len=5> %c : f64[5,2]
+             %g = gather %a, %idx : f64[5,3]
+             %z = const_tensor<[2,3] 0.0, 0.0, 0.0, 0.0, 0.0, 0.0> : f64[2,3]
+             %sa = scatter_add %z, %idx, %g : f64[2,3]
+             %l = logsumexp_axis<1> %sa : f64[2]
+             %m = max_axis<0> %s : f64[2]
+             %sum = sum_axis<0> %m : f64
+             %e = expand<axis=0, n=2> %sum : f64[2]
+             %y = add %l, %e : f64[2]
+             return %ab, %t, %y, %g, %sa
+           }"#,
+        expect![[r#"
+            func @tensors(%0: f64[2,3], %1: f64[2,4], %2: i64[5]) -> (f64[3,4], f64[4,3], f64[2], f64[5,3], f64[2,3]) {
+              %3 = matmul_tn %0, %1 : f64[3,4]
+              %4 = transpose %3 : f64[4,3]
+              %5 = reshape<6,2> %3 : f64[6,2]
+              %6 = concat %5, %5 : f64[12,2]
+              %7 = slice<start=3, len=5> %6 : f64[5,2]
+              %8 = gather %0, %2 : f64[5,3]
+              %9 = const_tensor<[2,3] 0.0, 0.0, 0.0, 0.0, 0.0, 0.0> : f64[2,3]
+              %10 = scatter_add %9, %2, %8 : f64[2,3]
+              %11 = logsumexp_axis<1> %10 : f64[2]
+              %12 = max_axis<0> %7 : f64[2]
+              %13 = sum_axis<0> %12 : f64
+              %14 = expand<axis=0, n=2> %13 : f64[2]
+              %15 = add %11, %14 : f64[2]
+              return %3, %4, %15, %8, %10
+            }
+        "#]],
+    );
+}
+
 #[test]
 fn round_trip_if_and_for() {
     check_round_trip(
@@ -382,6 +423,28 @@ fn verify_error_matvec_shapes() {
 }
 
 #[test]
+fn verify_error_matmul_shapes() {
+    check_verify_error(
+        "func @f(%a: f64[2,3], %b: f64[2,4]) -> (f64[2,4]) {
+           %y = matmul %a, %b : f64[2,4]
+           return %y
+         }",
+        expect!["op #0 `matmul`: matmul of f64[2,3] and f64[2,4] does not fit"],
+    );
+}
+
+#[test]
+fn verify_error_reshape_changes_size() {
+    check_verify_error(
+        "func @f(%a: f64[2,3]) -> (f64[4]) {
+           %y = reshape<4> %a : f64[4]
+           return %y
+         }",
+        expect!["op #0 `reshape<4>`: reshape of f64[2,3] to [4] changes its size"],
+    );
+}
+
+#[test]
 fn verify_error_for_carry_changes_type() {
     check_verify_error(
         "func @f(%x: f64) -> (f64) {
@@ -573,6 +636,43 @@ fn vjp_of_straight_line_code() {
     );
 }
 
+/// The transposes of `matmul`, `slice` and `gather`: `matmul` with the
+/// transpose flags rearranged, zero rows concatenated around the slice's
+/// cotangent, a scatter-add into zeros.
+#[test]
+fn vjp_of_tensor_primitives() {
+    check_pass(
+        "func @f(%a: f64[2,3], %b: f64[3,2], %idx: i64[3]) -> (f64) {
+           %p = matmul %a, %b : f64[2,2]
+           %g = gather %p, %idx : f64[3,2]
+           %s = slice<start=1, len=1> %g : f64[1,2]
+           %y = sum %s : f64
+           return %y
+         }",
+        |f| vjp(f, &[true, true, false], &[true]).expect("vjp"),
+        expect![[r#"
+            func @f_vjp(%0: f64[2,3], %1: f64[3,2], %2: i64[3], %3: f64) -> (f64, f64[2,3], f64[3,2]) {
+              %4 = matmul %0, %1 : f64[2,2]
+              %5 = gather %4, %2 : f64[3,2]
+              %6 = slice<start=1, len=1> %5 : f64[1,2]
+              %7 = sum %6 : f64
+              %8 = broadcast<1,2> %3 : f64[1,2]
+              %9 = const 0.0 : f64
+              %10 = broadcast<1,2> %9 : f64[1,2]
+              %11 = const 0.0 : f64
+              %12 = broadcast<1,2> %11 : f64[1,2]
+              %13 = concat %10, %8, %12 : f64[3,2]
+              %14 = const 0.0 : f64
+              %15 = broadcast<2,2> %14 : f64[2,2]
+              %16 = scatter_add %15, %2, %13 : f64[2,2]
+              %17 = matmul_nt %16, %1 : f64[2,3]
+              %18 = matmul_tn %0, %16 : f64[3,2]
+              return %7, %17, %18
+            }
+        "#]],
+    );
+}
+
 #[test]
 fn jvp_of_an_if_yields_tangents_from_both_branches() {
     check_pass(
@@ -718,6 +818,43 @@ fn simplify_folds_shares_and_removes_dead_code() {
               %2 = mul %0, %1 : f64
               %3 = add %2, %2 : f64
               return %3
+            }
+        "#]],
+    );
+}
+
+#[test]
+fn simplify_drops_loop_carries_the_body_passes_through() {
+    // `%acc` is yielded unchanged: its value is `%x` in every iteration and
+    // after the loop; `%s` is a real carry and stays.
+    check_pass(
+        "func @f(%x: f64) -> (f64, f64, f64[3]) {
+           %lo = const 0 : i64
+           %hi = const 3 : i64
+           %zero = const 0.0 : f64
+           %acc, %s, %t = for<stacked=1> %lo, %hi, %x, %zero : f64, f64, f64[3] {
+             (%i: i64, %a: f64, %b: f64):
+             %r = int_to_f64 %i : f64
+             %u = mul %r, %a : f64
+             %b2 = add %b, %u : f64
+             yield %a, %b2, %r
+           }
+           return %acc, %s, %t
+         }",
+        simplify,
+        expect![[r#"
+            func @f(%0: f64) -> (f64, f64, f64[3]) {
+              %1 = const 0 : i64
+              %2 = const 3 : i64
+              %3 = const 0.0 : f64
+              %4, %5 = for<stacked=1> %1, %2, %3 : f64, f64[3] {
+                (%6: i64, %7: f64):
+                %8 = int_to_f64 %6 : f64
+                %9 = mul %8, %0 : f64
+                %10 = add %7, %9 : f64
+                yield %10, %8
+              }
+              return %0, %4, %5
             }
         "#]],
     );

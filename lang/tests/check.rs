@@ -1770,3 +1770,182 @@ fn host_functions_are_functions_of_real_scalars() {
         "let a = warp(1.0);\nlet b = cube(true);\nlet c = cube([1.0, 2.0]);\nlet d = cube(x = 1.0);\nlet e = cub(1.0);",
     ));
 }
+
+// ---- tensor builtins ----------------------------------------------------
+
+/// The result shapes of the tensor builtins, through annotated `let`s
+/// (E0252 would report a disagreement).
+#[test]
+fn tensor_builtins_have_the_shapes_of_their_results() {
+    check_ok(
+        "tensor shapes",
+        r#"
+let m = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+let flags = [[true, false, true], [false, true, false]];
+let ints = [[1, 2, 3], [4, 5, 6]];
+let a: real[2, 2] = matmul(m, transpose(m));
+let b: real[3, 3] = matmul(transpose(m), m);
+let c: bool[3, 2] = transpose(flags);
+let d: real[3, 2] = reshape(m, [3, 2]);
+let e: real[6] = reshape(m, [6]);
+let f: real[1, 6, 1] = reshape(m, [1, 6, 1]);
+let g: real[6, 3] = concat(m, m, m);
+let h: real[4, 3] = concat(ints, m);
+let i: int[4, 3] = concat(ints, ints);
+let j: real[1, 3] = slice(m, 1, 1);
+let k: real[2] = slice([1.0, 2.0, 3.0], 1, 2);
+let l: real[3, 3] = gather(m, [1, 0, 1]);
+let n: bool[1, 3] = gather(flags, [1]);
+let o: real[3] = sum(m, axis = 0);
+let p: int[2] = sum(ints, axis = 1);
+let q: real[3] = mean(ints, axis = 0);
+let r: real[2] = logsumexp(m, axis = 1);
+let s: real = max([1.0, 2.0], axis = 0);
+"#,
+    );
+}
+
+#[test]
+fn matmul_and_transpose_shape_errors() {
+    check(
+        r#"
+let m = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+let n = [[1.0, 2.0], [3.0, 4.0]];
+let a = matmul(m, n);
+let b = matmul(m, [1.0, 2.0, 3.0]);
+let c = matmul(1.0, n);
+let d = transpose([1.0, 2.0]);
+let e = transpose(m, m);
+"#,
+        expect![[r#"
+            E0450: `matmul`: the left operand is real[2, 3] but the right is real[2, 2]; the inner dimensions must agree @ "n"
+              primary: real[2, 2]
+              label: real[2, 3] @ "m"
+            E0450: `matmul` needs two matrices, found real[2, 3] and real[3] @ "[1.0, 2.0, 3.0]"
+              primary: real[3]
+              label: real[2, 3] @ "m"
+            E0402: an argument of `matmul` must be an array, found real @ "1.0"
+            E0451: `transpose` needs a matrix, found real[2] @ "[1.0, 2.0]"
+            E0400: `transpose` takes 1 argument(s), but 2 were given @ "transpose(m, m)"
+        "#]],
+    );
+}
+
+#[test]
+fn reshape_shape_errors() {
+    check(
+        r#"
+let m = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+let s = [3, 2];
+let a = reshape(m, [4, 2]);
+let b = reshape(m, 6);
+let c = reshape(m, s);
+let d = reshape(m, [2.0, 3.0]);
+let e = reshape(m, [-6, -1]);
+let f = reshape(m);
+"#,
+        expect![[r#"
+            E0452: `reshape`: real[2, 3] has 6 element(s) but the shape [4, 2] holds 8 @ "reshape(m, [4, 2])"
+            E0452: `reshape` needs the new shape as an array of non-negative integer constants @ "6"
+              help: write e.g. `reshape(x, [2, 3])`
+            E0452: `reshape` needs the new shape as an array of non-negative integer constants @ "s"
+              help: write e.g. `reshape(x, [2, 3])`
+            E0452: `reshape` needs the new shape as an array of non-negative integer constants @ "[2.0, 3.0]"
+              help: write e.g. `reshape(x, [2, 3])`
+            E0452: `reshape` needs the new shape as an array of non-negative integer constants @ "[-6, -1]"
+              help: write e.g. `reshape(x, [2, 3])`
+            E0400: `reshape` takes 2 argument(s), but 1 were given @ "reshape(m)"
+        "#]],
+    );
+}
+
+#[test]
+fn concat_shape_errors() {
+    check(
+        r#"
+let m = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+let n = [[1.0, 2.0], [3.0, 4.0]];
+let a = concat(m, n);
+let b = concat([1.0, 2.0], [true]);
+let c = concat(m);
+let d = concat(m, 1.0);
+let e = concat([1.0], [2.0], [[3.0]]);
+"#,
+        expect![[r#"
+            E0453: `concat`: the first argument is real[2, 3] but argument 2 is real[2, 2]; all dimensions but the first must agree @ "n"
+              primary: real[2, 2]
+              label: real[2, 3] @ "m"
+            E0453: `concat`: the first argument is real[2] but argument 2 is bool[1]; the elements must have one type @ "[true]"
+              primary: bool[1]
+              label: real[2] @ "[1.0, 2.0]"
+            E0400: `concat` takes at least 2 arguments, but 1 were given @ "concat(m)"
+            E0402: an argument of `concat` must be an array, found real @ "1.0"
+            E0453: `concat`: the first argument is real[1] but argument 3 is real[1, 1]; all dimensions but the first must agree @ "[[3.0]]"
+              primary: real[1, 1]
+              label: real[1] @ "[1.0]"
+        "#]],
+    );
+}
+
+#[test]
+fn slice_bound_errors() {
+    check(
+        r#"
+let m = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+let a = slice(m, 1, 2);
+let b = slice(m, -1, 1);
+let c = slice(m, 0, 1.5);
+let d = slice(2.0, 0, 1);
+"#,
+        expect![[r#"
+            E0454: `slice`: rows 1..3 are out of range for real[2, 3] @ "slice(m, 1, 2)"
+            E0454: the start of `slice` must be a non-negative compile-time constant @ "-1"
+            E0213: the length of `slice` must be an integer, found real @ "1.5"
+            E0402: the first argument of `slice` must be an array, found real @ "2.0"
+        "#]],
+    );
+}
+
+#[test]
+fn gather_index_errors() {
+    check(
+        r#"
+let m = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+let a = gather(m, [0.5, 1.0]);
+let b = gather(m, 1);
+let c = gather(m, [[0, 1]]);
+let d = gather(1.0, [0]);
+"#,
+        expect![[r#"
+            E0455: the indices of `gather` must be a vector of integers, found real[2] @ "[0.5, 1.0]"
+            E0455: the indices of `gather` must be a vector of integers, found int @ "1"
+            E0455: the indices of `gather` must be a vector of integers, found int[1, 2] @ "[[0, 1]]"
+            E0402: the first argument of `gather` must be an array, found real @ "1.0"
+        "#]],
+    );
+}
+
+#[test]
+fn axis_reduction_errors() {
+    check(
+        r#"
+let m = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+let a = sum(m, axis = 2);
+let b = max(m, axis = -1);
+let c = mean(m, axis = 0, keep = 1);
+let d = logsumexp(m, axis = 1.0);
+let e = sum([true, false], axis = 0);
+let f = max(m, m, axis = 0);
+let g = softmax(m, axis = 0);
+"#,
+        expect![[r#"
+            E0456: `sum`: axis 2 is out of range for real[2, 3] @ "2"
+            E0456: `axis` must be a non-negative compile-time constant @ "-1"
+            E0401: `mean` has no option `keep` @ "keep"
+            E0213: `axis` must be an integer, found real @ "1.0"
+            E0402: `sum` needs an array of numbers, found bool[2] @ "[true, false]"
+            E0401: `max` has no option `axis` @ "axis"
+            E0401: `softmax` has no option `axis` @ "axis"
+        "#]],
+    );
+}

@@ -175,6 +175,13 @@ impl fmt::Debug for Prepared {
 impl Prepared {
     /// Prepares `objective` for `backend`.
     pub fn new(objective: CompiledObjective, backend: Backend) -> Prepared {
+        // Computations on constants alone (data sets, comprehensions over
+        // them) run once here rather than in every particle.
+        let objective = CompiledObjective {
+            estimator: crate::fold::fold_constants(&objective.estimator),
+            gradient: crate::fold::fold_constants(&objective.gradient),
+            ..objective
+        };
         let mut fallback = None;
         let estimator = Exec::new(&objective.estimator, backend, &mut fallback);
         let gradient = Exec::new(&objective.gradient, backend, &mut fallback);

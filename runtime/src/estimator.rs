@@ -8,7 +8,8 @@
 //! other value, with the earlier extended sites fixed at their first
 //! values — so there are exactly as many runs as assignments. Each run's
 //! outputs are already weighted by the probability of its assignment (ADEV
-//! multiplies by `W`), so the particle's value and gradient are the sums.
+//! multiplies by `W`), so the particle's value and gradient are the sums
+//! (over the assignments of nonzero probability: see [`particle`]).
 //!
 //! **Measure-valued derivatives.** Each `mvd` site's cotangent is a coupled
 //! difference of continuations: the run's own objective, and the expected
@@ -265,6 +266,13 @@ pub fn particle<R: Runs + ?Sized>(
             stack.extend(siblings(&forced, &out.ctx.enum_events));
             out
         };
+        // An assignment of probability 0 (an enumerated value the
+        // distribution rules out) contributes nothing. Its outputs are
+        // 0 · ∞ = NaN when its objective is infinite — under a guide,
+        // `−log q` of an impossible value is +∞ — so they are not summed.
+        if out.log_weight == f64::NEG_INFINITY {
+            continue;
+        }
         value += out.value;
         if let Some(g) = out.gradient {
             grad = Some(match grad {

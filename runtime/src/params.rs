@@ -4,10 +4,12 @@
 //! update and checkpoints save. The store serializes with serde, so
 //! parameters can be saved, loaded and training resumed.
 
+use crate::dist::standard_normal;
+use crate::rng::{SiteRng, hash_words};
 use crate::value::Value;
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
-use vprog_compiler::lower::Program;
+use vprog_compiler::lower::{InitDraw, Program};
 
 /// One parameter's stored value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -28,8 +30,12 @@ pub struct ParamStore {
 }
 
 impl ParamStore {
-    /// The declared initial values of `program`'s parameters.
-    pub fn initial(program: &Program) -> ParamStore {
+    /// The declared initial values of `program`'s parameters; those
+    /// initialized by a draw (`glorot()`, `he()`, `normal(σ)`) are drawn
+    /// from `seed` and the parameter's qualified name, so that one seed
+    /// always gives one start and adding a parameter does not move the
+    /// others.
+    pub fn initial(program: &Program, seed: u64) -> ParamStore {
         ParamStore {
             params: program
                 .params
@@ -37,7 +43,10 @@ impl ParamStore {
                 .map(|p| ParamValue {
                     name: p.qualified.clone(),
                     shape: p.shape.clone(),
-                    raw: p.init.clone(),
+                    raw: match p.draw {
+                        Some(draw) => drawn(draw, &p.shape, seed, &p.qualified),
+                        None => p.init.clone(),
+                    },
                 })
                 .collect(),
         }
@@ -64,5 +73,21 @@ impl ParamStore {
     pub fn constrained(&self, program: &Program, i: usize) -> Vec<f64> {
         let c = program.params[i].constraint;
         self.params[i].raw.iter().map(|&r| c.constrain(r)).collect()
+    }
+}
+
+/// The elements of a parameter of `shape` drawn by `draw`, from a stream
+/// keyed by `seed` and the FNV-1a hash of the parameter's `name`.
+fn drawn(draw: InitDraw, shape: &[usize], seed: u64, name: &str) -> Vec<f64> {
+    let name_hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut rng = SiteRng::from_state(hash_words(&[seed, name_hash, 0x696e_6974]));
+    let count: usize = shape.iter().product();
+    match draw.element_law(shape) {
+        Ok(half_width) => (0..count)
+            .map(|_| half_width * (2.0 * rng.open01() - 1.0))
+            .collect(),
+        Err(sd) => (0..count).map(|_| sd * standard_normal(&mut rng)).collect(),
     }
 }

@@ -74,7 +74,7 @@ pub struct Session {
 impl Session {
     /// A session for `program` with its parameters at their initial values.
     pub fn new(program: Program, seed: u64) -> Session {
-        let store = ParamStore::initial(&program);
+        let store = ParamStore::initial(&program, seed);
         Session {
             program,
             store,

@@ -65,7 +65,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use std::sync::{Arc, OnceLock};
 use vprog_compiler::ir::{Builder, Elem, Function, Type, ValueId, verify::verify};
-use vprog_compiler::prim::{GuardKind, Prim};
+use vprog_compiler::prim::{AxisReduction, GuardKind, Prim};
 use vprog_compiler::transform::{jvp::jvp, vjp::vjp};
 use vprog_runtime::host::{HostFunction, HostRegistry};
 use vprog_runtime::interp::{RunContext, run};
@@ -99,6 +99,9 @@ enum Operand {
     Triangular(usize),
     /// An `i64` uniform in `lo..hi` (not differentiated).
     Int { lo: i64, hi: i64 },
+    /// An `i64` vector of `len` indices, each uniform in `lo..hi` (so
+    /// repeats happen; not differentiated).
+    Ints { len: usize, lo: i64, hi: i64 },
     /// A `bool` tensor of `shape` (not differentiated).
     Bool { shape: Vec<usize> },
 }
@@ -113,6 +116,7 @@ impl Operand {
             Operand::Real { shape, .. } | Operand::Bool { shape } => shape.clone(),
             Operand::Triangular(n) => vec![*n, *n],
             Operand::Int { .. } => vec![],
+            Operand::Ints { len, .. } => vec![*len],
         }
     }
 
@@ -120,6 +124,7 @@ impl Operand {
         match self {
             Operand::Real { .. } | Operand::Triangular(_) => Type::tensor(Elem::F64, self.shape()),
             Operand::Int { .. } => Type::i64(),
+            Operand::Ints { len, .. } => Type::tensor(Elem::I64, vec![*len]),
             Operand::Bool { shape } => Type::tensor(Elem::Bool, shape.clone()),
         }
     }
@@ -142,6 +147,9 @@ impl Operand {
                     .collect(),
             ),
             Operand::Int { lo, hi } => Arg::Int(rng.random_range(*lo..*hi)),
+            Operand::Ints { len, lo, hi } => {
+                Arg::Ints((0..*len).map(|_| rng.random_range(*lo..*hi)).collect())
+            }
             Operand::Bool { .. } => Arg::Bool((0..count).map(|_| rng.random_bool(0.5)).collect()),
         }
     }
@@ -152,6 +160,7 @@ impl Operand {
 enum Arg {
     Real(Vec<f64>),
     Int(i64),
+    Ints(Vec<i64>),
     Bool(Vec<bool>),
 }
 
@@ -167,6 +176,9 @@ impl Arg {
         match self {
             Arg::Real(xs) => f64_value(shape, xs.clone()),
             Arg::Int(i) => Value::I(*i),
+            Arg::Ints(is) => Value::T(Arc::new(Tensor::I(
+                ArrayD::from_shape_vec(IxDyn(shape), is.clone()).expect("i64 shape"),
+            ))),
             Arg::Bool(bs) if shape.is_empty() => Value::B(bs[0]),
             Arg::Bool(bs) => Value::T(Arc::new(Tensor::B(
                 ArrayD::from_shape_vec(IxDyn(shape), bs.clone()).expect("bool shape"),
@@ -188,6 +200,7 @@ fn f64_value(shape: &[usize], xs: Vec<f64>) -> Value {
 enum DualArg {
     Real(Vec<Dual64>),
     Int(i64),
+    Ints(Vec<i64>),
     Bool(Vec<bool>),
 }
 
@@ -203,6 +216,13 @@ impl DualArg {
         match self {
             DualArg::Int(i) => *i,
             _ => panic!("not an integer operand"),
+        }
+    }
+
+    fn indices(&self) -> Vec<usize> {
+        match self {
+            DualArg::Ints(is) => is.iter().map(|&i| i as usize).collect(),
+            _ => panic!("not an index-vector operand"),
         }
     }
 
@@ -577,6 +597,7 @@ fn check_point(
                         )
                     }
                     Arg::Int(i) => DualArg::Int(*i),
+                    Arg::Ints(is) => DualArg::Ints(is.clone()),
                     Arg::Bool(bs) => DualArg::Bool(bs.clone()),
                 })
                 .collect();
@@ -981,6 +1002,124 @@ rule_table! {
                 .collect()
         }),
     )],
+    Prim::MatMul { .. } => [(false, false), (true, false), (false, true), (true, true)]
+        .into_iter()
+        .map(|(ta, tb)| matmul_case(ta, tb))
+        .collect(),
+    Prim::Transpose => vec![Case::new(
+        Prim::Transpose,
+        vec![real(&[2, 3], -2.0, 2.0)],
+        dual(|a| (0..6).map(|k| a[0].d()[(k % 2) * 3 + k / 2]).collect()),
+    )],
+    Prim::Reshape(_) => vec![
+        Case::new(
+            Prim::Reshape(vec![3, 2]),
+            vec![real(&[2, 3], -2.0, 2.0)],
+            dual(|a| a[0].d().to_vec()),
+        ),
+        // A scalar into a 1×1 matrix, and a one-element vector into a scalar.
+        Case::new(
+            Prim::Reshape(vec![1, 1]),
+            vec![real(&[], -2.0, 2.0)],
+            dual(|a| a[0].d().to_vec()),
+        ),
+        Case::new(
+            Prim::Reshape(vec![]),
+            vec![real(&[1], -2.0, 2.0)],
+            dual(|a| a[0].d().to_vec()),
+        ),
+    ],
+    Prim::Concat => vec![
+        Case::new(
+            Prim::Concat,
+            vec![real(&[2, 2], -2.0, 2.0), real(&[1, 2], -2.0, 2.0), real(&[3, 2], -2.0, 2.0)],
+            dual(|a| a.iter().flat_map(|x| x.d().to_vec()).collect()),
+        ),
+        Case::new(
+            Prim::Concat,
+            vec![real(&[3], -2.0, 2.0), real(&[2], -2.0, 2.0)],
+            dual(|a| a.iter().flat_map(|x| x.d().to_vec()).collect()),
+        ),
+    ],
+    // Rows in the middle, at the start, and all of them (the transpose pads
+    // with zeros on both sides, one side, or not at all).
+    Prim::Slice { .. } => vec![
+        Case::new(
+            Prim::Slice { start: 1, len: 2 },
+            vec![real(&[4, 2], -2.0, 2.0)],
+            dual(|a| a[0].d()[2..6].to_vec()),
+        ),
+        Case::new(
+            Prim::Slice { start: 0, len: 2 },
+            vec![real(&[3], -2.0, 2.0)],
+            dual(|a| a[0].d()[..2].to_vec()),
+        ),
+        Case::new(
+            Prim::Slice { start: 0, len: 3 },
+            vec![real(&[3], -2.0, 2.0)],
+            dual(|a| a[0].d().to_vec()),
+        ),
+    ],
+    // Five indices into four rows: some rows are picked twice, so the
+    // transpose (a scatter-add) accumulates.
+    Prim::Gather => vec![
+        Case::new(
+            Prim::Gather,
+            vec![real(&[4, 2], -2.0, 2.0), Operand::Ints { len: 5, lo: 0, hi: 4 }],
+            dual(|a| {
+                let x = a[0].d();
+                a[1].indices().iter().flat_map(|&i| x[2 * i..2 * i + 2].to_vec()).collect()
+            }),
+        ),
+        Case::new(
+            Prim::Gather,
+            vec![real(&[3], -2.0, 2.0), Operand::Ints { len: 4, lo: 0, hi: 3 }],
+            dual(|a| a[1].indices().iter().map(|&i| a[0].d()[i]).collect()),
+        ),
+    ],
+    Prim::ScatterAdd => vec![Case::new(
+        Prim::ScatterAdd,
+        vec![
+            real(&[4, 2], -2.0, 2.0),
+            Operand::Ints { len: 5, lo: 0, hi: 4 },
+            real(&[5, 2], -2.0, 2.0),
+        ],
+        dual(|a| {
+            let mut t = a[0].d().to_vec();
+            for (j, i) in a[1].indices().into_iter().enumerate() {
+                t[2 * i] += a[2].d()[2 * j];
+                t[2 * i + 1] += a[2].d()[2 * j + 1];
+            }
+            t
+        }),
+    )],
+    Prim::Reduce { .. } => vec![
+        reduce_case(AxisReduction::Sum, 0, &[2, 3]),
+        reduce_case(AxisReduction::Sum, 1, &[2, 3]),
+        reduce_case(AxisReduction::Sum, 0, &[4]),
+        reduce_case(AxisReduction::LogSumExp, 1, &[2, 3]),
+        reduce_case(AxisReduction::LogSumExp, 0, &[2, 3]),
+        reduce_case(AxisReduction::LogSumExp, 0, &[4]),
+        reduce_case(AxisReduction::Max, 0, &[3, 2]).accept(no_ties),
+        reduce_case(AxisReduction::Max, 1, &[3, 2]).accept(no_ties),
+    ],
+    Prim::Expand { .. } => vec![
+        Case::new(
+            Prim::Expand { axis: 1, n: 3 },
+            vec![real(&[2], -2.0, 2.0)],
+            dual(|a| (0..6).map(|k| a[0].d()[k / 3]).collect()),
+        ),
+        Case::new(
+            Prim::Expand { axis: 0, n: 2 },
+            vec![real(&[3], -2.0, 2.0)],
+            dual(|a| (0..6).map(|k| a[0].d()[k % 3]).collect()),
+        ),
+        Case::new(
+            Prim::Expand { axis: 0, n: 3 },
+            vec![real(&[], -2.0, 2.0)],
+            dual(|a| vec![a[0].d()[0]; 3]),
+        ),
+    ],
 
     Prim::StopGrad => vec![
         zero(Prim::StopGrad, |b, p| b.un(Prim::StopGrad, p[0])),
@@ -1054,6 +1193,74 @@ rule_table! {
         vec![real(&[], -2.0, 2.0), real(&[], -3.0, 3.0)],
         Reference::Error,
     )],
+}
+
+/// `matmul` with the transpose flags `ta`, `tb`, of operands whose
+/// oriented shapes are 2×3 and 3×4.
+fn matmul_case(ta: bool, tb: bool) -> Case {
+    let a_shape: &[usize] = if ta { &[3, 2] } else { &[2, 3] };
+    let b_shape: &[usize] = if tb { &[4, 3] } else { &[3, 4] };
+    Case::new(
+        Prim::MatMul {
+            transpose_a: ta,
+            transpose_b: tb,
+        },
+        vec![real(a_shape, -2.0, 2.0), real(b_shape, -2.0, 2.0)],
+        dual(move |args| {
+            let (a, b) = (args[0].d(), args[1].d());
+            let at = |i: usize, k: usize| if ta { a[k * 2 + i] } else { a[i * 3 + k] };
+            let bt = |k: usize, j: usize| if tb { b[j * 3 + k] } else { b[k * 4 + j] };
+            (0..8)
+                .map(|e| {
+                    let (i, j) = (e / 4, e % 4);
+                    (0..3).fold(re(0.0), |s, k| s + at(i, k) * bt(k, j))
+                })
+                .collect()
+        }),
+    )
+}
+
+/// An axis reduction of a real operand of `shape` (rank ≤ 2), against the
+/// same reduction written over num-dual lanes.
+fn reduce_case(op: AxisReduction, axis: usize, shape: &[usize]) -> Case {
+    let shape = shape.to_vec();
+    let dims = shape.clone();
+    Case::new(
+        Prim::Reduce { op, axis },
+        vec![real(&shape, -3.0, 3.0)],
+        dual(move |a| {
+            let x = a[0].d();
+            // Rows × columns, with a vector as one row.
+            let (rows, cols) = if dims.len() == 2 {
+                (dims[0], dims[1])
+            } else {
+                (1, dims[0])
+            };
+            let lanes: Vec<Vec<Dual64>> = if dims.len() == 2 && axis == 0 {
+                (0..cols)
+                    .map(|c| (0..rows).map(|r| x[r * cols + c]).collect())
+                    .collect()
+            } else {
+                (0..rows)
+                    .map(|r| x[r * cols..(r + 1) * cols].to_vec())
+                    .collect()
+            };
+            lanes
+                .iter()
+                .map(|lane| match op {
+                    AxisReduction::Sum => dual_sum(lane),
+                    AxisReduction::LogSumExp => {
+                        let exps: Vec<Dual64> = lane.iter().map(|x| x.exp()).collect();
+                        dual_sum(&exps).ln()
+                    }
+                    AxisReduction::Max => lane
+                        .iter()
+                        .copied()
+                        .fold(lane[0], |m, x| if x.re > m.re { x } else { m }),
+                })
+                .collect()
+        }),
+    )
 }
 
 /// `L⁻¹ b` reading only the lower triangle of the row-major `n × n` `l`.

@@ -111,7 +111,8 @@ impl Engine {
         Ok(self)
     }
 
-    /// Sets the seed of [`Engine::estimate`].
+    /// Sets the seed of [`Engine::estimate`] and of the random initial
+    /// values (`glorot()`, `he()`, `normal(σ)`) of programs compiled after.
     pub fn set_seed(&mut self, seed: u64) -> &mut Engine {
         self.seed = seed;
         self
@@ -154,7 +155,7 @@ impl Engine {
         };
         match loaded {
             Ok(lowered) => Ok(Program {
-                shared: Rc::new(Shared::new(lowered, sources, self.host.clone())),
+                shared: Rc::new(Shared::new(lowered, sources, self.host.clone(), self.seed)),
             }),
             Err(diagnostics) => {
                 let rendered = crate::render_diagnostics(&sources, &diagnostics, false);

@@ -20,16 +20,24 @@ pub(crate) struct Shared {
     pub(crate) sources: SourceMap,
     pub(crate) host: Arc<HostRegistry>,
     params: RefCell<ParamStore>,
+    /// The seed the random initial values were drawn with.
+    init_seed: u64,
 }
 
 impl Shared {
-    pub(crate) fn new(lowered: Lowered, sources: SourceMap, host: Arc<HostRegistry>) -> Shared {
-        let params = RefCell::new(ParamStore::initial(&lowered));
+    pub(crate) fn new(
+        lowered: Lowered,
+        sources: SourceMap,
+        host: Arc<HostRegistry>,
+        init_seed: u64,
+    ) -> Shared {
+        let params = RefCell::new(ParamStore::initial(&lowered, init_seed));
         Shared {
             lowered,
             sources,
             host,
             params,
+            init_seed,
         }
     }
 
@@ -251,9 +259,19 @@ impl Program {
         Ok(())
     }
 
-    /// Sets every parameter back to its declared initial value.
+    /// Sets every parameter back to its declared initial value; those
+    /// initialized by a draw (`glorot()`, ...) are drawn again with the seed
+    /// the engine had when it compiled the program, so they start where
+    /// they started.
     pub fn reset_params(&self) {
-        *self.shared.params_mut() = ParamStore::initial(&self.shared.lowered);
+        self.reset_params_seeded(self.shared.init_seed);
+    }
+
+    /// Sets every parameter back to its declared initial value, drawing
+    /// the randomly initialized ones (`glorot()`, `he()`, `normal(σ)`) from
+    /// `seed`.
+    pub fn reset_params_seeded(&self, seed: u64) {
+        *self.shared.params_mut() = ParamStore::initial(&self.shared.lowered, seed);
     }
 
     /// The value of parameter `name` (qualified, `guide.mu`, or a bare name

@@ -204,7 +204,7 @@ impl ReplSession {
     /// The parameters of `program`, at their values from earlier entries
     /// unless `fresh` names their owner (a redefined `gen` or `param`).
     fn carried_params(&self, program: &Program, fresh: &[String]) -> ParamStore {
-        let mut store = ParamStore::initial(program);
+        let mut store = ParamStore::initial(program, self.seed);
         for p in &mut store.params {
             let owner = p.name.split('.').next().unwrap_or(&p.name);
             if fresh.iter().any(|f| f == owner) {

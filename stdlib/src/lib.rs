@@ -17,11 +17,18 @@ pub struct Module {
 }
 
 /// All standard-library modules.
-pub const MODULES: &[Module] = &[Module {
-    name: "objectives",
-    file_name: "<std>/objectives.vprog",
-    source: include_str!("../vprog/objectives.vprog"),
-}];
+pub const MODULES: &[Module] = &[
+    Module {
+        name: "objectives",
+        file_name: "<std>/objectives.vprog",
+        source: include_str!("../vprog/objectives.vprog"),
+    },
+    Module {
+        name: "nn",
+        file_name: "<std>/nn.vprog",
+        source: include_str!("../vprog/nn.vprog"),
+    },
+];
 
 /// The module named `name`, if the standard library has one.
 pub fn module(name: &str) -> Option<&'static Module> {

@@ -170,7 +170,7 @@ impl Case {
                 self.source
             )
         });
-        let params = ParamStore::initial(&program).values();
+        let params = ParamStore::initial(&program, 0).values();
 
         // Component names in the order of the flattened gradient.
         let mut names = Vec::new();
@@ -314,7 +314,7 @@ pub fn particle_bits(src: &str, count: usize) -> Vec<u64> {
     let objective = program
         .objective("obj")
         .unwrap_or_else(|d| panic!("{}", vprog::render_diagnostics(&sources, &[d], false)));
-    let params = ParamStore::initial(&program).values();
+    let params = ParamStore::initial(&program, 0).values();
     (0..count)
         .flat_map(|i| {
             let e = particle(&objective, &params, RunKey::new(1, 0, i as u64), true)
@@ -545,4 +545,34 @@ pub fn assert_converged<const N: usize>(fine: Dual<N>, coarse: Dual<N>) {
         close,
         "the quadrature has not converged: {fine:?} vs {coarse:?}"
     );
+}
+
+/// A sink keeping the deterministic reports (numbers and arrays) of a run.
+#[derive(Default)]
+pub struct Reports(pub Vec<(String, Vec<f64>)>);
+
+impl vprog::runtime::session::Sink for Reports {
+    fn fit_finished(&mut self, _: &str, _: &vprog::runtime::fit::FitReport) {}
+    fn report(&mut self, name: &str, value: &vprog::runtime::session::ReportValue) {
+        if let vprog::runtime::session::ReportValue::Values(v) = value {
+            self.0.push((name.to_string(), v.clone()));
+        }
+    }
+}
+
+/// Runs `src` (seed 0) and returns its deterministic reports, by name.
+pub fn reports(src: &str) -> Vec<(String, Vec<f64>)> {
+    let mut sources = vprog::lang::SourceMap::new();
+    let program = vprog::load(&mut sources, "t.vprog", src)
+        .unwrap_or_else(|d| panic!("{}", vprog::render_diagnostics(&sources, &d, false)));
+    let mut sink = Reports::default();
+    vprog::runtime::session::Session::new(program, 0)
+        .run(&mut sink)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}",
+                vprog::render_diagnostics(&sources, &[vprog::session_error_diagnostic(&e)], false)
+            )
+        });
+    sink.0
 }

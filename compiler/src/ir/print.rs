@@ -179,6 +179,17 @@ fn prim_head(p: &Prim) -> String {
                 .join(",");
             format!("broadcast<{dims}>")
         }
+        Prim::Reshape(shape) => {
+            let dims = shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            format!("reshape<{dims}>")
+        }
+        Prim::Slice { start, len } => format!("slice<start={start}, len={len}>"),
+        Prim::Reduce { op, axis } => format!("{}<{axis}>", op.prim_name()),
+        Prim::Expand { axis, n } => format!("expand<axis={axis}, n={n}>"),
         Prim::Guard { kind, what } => format!("guard<{}, {what:?}>", kind.name()),
         Prim::Host { id, arity } => format!("host<id={id}, arity={arity}>"),
         Prim::HostPartial { id, arity, wrt } => {

@@ -5,7 +5,7 @@
 
 use super::{Builder, DYNAMIC, Elem, Function, OpKind, Region, SiteInfo, Type, ValueId};
 use crate::dist::{DistKind, StrategyKind};
-use crate::prim::{GuardKind, Prim};
+use crate::prim::{AxisReduction, GuardKind, Prim};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -437,6 +437,38 @@ impl Reader<'_, '_, '_> {
                 }
                 OpKind::Prim(Prim::Broadcast(shape))
             }
+            "reshape" => {
+                lx.expect('<')?;
+                let mut shape = Vec::new();
+                while !lx.eat('>') {
+                    shape.push(lx.usize()?);
+                    lx.eat(',');
+                }
+                OpKind::Prim(Prim::Reshape(shape))
+            }
+            "slice" => {
+                lx.expect('<')?;
+                let start = lx.keyed("start")?;
+                lx.expect(',')?;
+                let len = lx.keyed("len")?;
+                lx.expect('>')?;
+                OpKind::Prim(Prim::Slice { start, len })
+            }
+            "expand" => {
+                lx.expect('<')?;
+                let axis = lx.keyed("axis")?;
+                lx.expect(',')?;
+                let n = lx.keyed("n")?;
+                lx.expect('>')?;
+                OpKind::Prim(Prim::Expand { axis, n })
+            }
+            _ if AxisReduction::from_prim_name(name).is_some() => {
+                let op = AxisReduction::from_prim_name(name).expect("checked");
+                lx.expect('<')?;
+                let axis = lx.usize()?;
+                lx.expect('>')?;
+                OpKind::Prim(Prim::Reduce { op, axis })
+            }
             "guard" => {
                 lx.expect('<')?;
                 let k = lx.word()?;
@@ -637,6 +669,26 @@ fn simple_prim(name: &str) -> Option<Prim> {
         Prim::Tril,
         Prim::Diagonal,
         Prim::DiagMatrix,
+        Prim::MatMul {
+            transpose_a: false,
+            transpose_b: false,
+        },
+        Prim::MatMul {
+            transpose_a: true,
+            transpose_b: false,
+        },
+        Prim::MatMul {
+            transpose_a: false,
+            transpose_b: true,
+        },
+        Prim::MatMul {
+            transpose_a: true,
+            transpose_b: true,
+        },
+        Prim::Transpose,
+        Prim::Concat,
+        Prim::Gather,
+        Prim::ScatterAdd,
         Prim::StopGrad,
     ];
     SIMPLE.iter().find(|p| p.name() == name).cloned()

@@ -1,5 +1,7 @@
 //! Builtin functions: math, array reductions, distributions, choice-map
 //! operations, `marginal`, `add_cost`, `stop_grad`, `grad`, `estimate`.
+//! The tensor builtins (`matmul`, `reshape`, ..., and `axis = k`) are in
+//! `tensor.rs`.
 
 use super::ctx::{Handler, LResult, Lower, describe_type};
 use super::meta::{Alg, Meta};
@@ -11,7 +13,7 @@ use vprog_lang::ast::Arg;
 use vprog_lang::{Diagnostic, Span};
 
 impl Lower<'_, '_> {
-    fn arity(&self, name: &str, got: usize, want: usize, span: Span) -> LResult<()> {
+    pub(super) fn arity(&self, name: &str, got: usize, want: usize, span: Span) -> LResult<()> {
         if got == want {
             Ok(())
         } else {
@@ -23,7 +25,7 @@ impl Lower<'_, '_> {
         }
     }
 
-    fn no_named(&self, name: &str, named: &[(String, Meta, Span)]) -> LResult<()> {
+    pub(super) fn no_named(&self, name: &str, named: &[(String, Meta, Span)]) -> LResult<()> {
         match named.first() {
             Some((k, _, s)) => self.err("E0401", format!("`{name}` has no option `{k}`"), *s),
             None => Ok(()),
@@ -79,6 +81,10 @@ impl Lower<'_, '_> {
         name_span: Span,
         span: Span,
     ) -> LResult<Meta> {
+        if name == "reshape" {
+            // The new shape is read from the source (`tensor.rs`).
+            return self.reshape(args, span);
+        }
         // `stop_grad` detaches the choices its argument makes.
         let first_site = self.next_site;
         let (pos, named) = self.args(args)?;
@@ -136,6 +142,12 @@ impl Lower<'_, '_> {
                     _ => Prim::Max,
                 };
                 Ok(Meta::Val(self.prim(p, &[av, bv])))
+            }
+            "sum" | "mean" | "logsumexp" | "max" if named.iter().any(|(k, _, _)| k == "axis") => {
+                self.axis_reduction(name, pos, named, span)
+            }
+            "matmul" | "transpose" | "concat" | "slice" | "gather" => {
+                self.tensor_builtin(name, pos, named, span)
             }
             "max" | "logsumexp" | "sum" | "mean" | "len" | "softmax" | "log_softmax" => {
                 self.no_named(name, &named)?;

@@ -196,6 +196,12 @@ pub(crate) const BUILTINS: &[&str] = &[
     "dot",
     "matvec",
     "diag",
+    "matmul",
+    "transpose",
+    "reshape",
+    "concat",
+    "slice",
+    "gather",
 ];
 
 /// Levenshtein distance, for "did you mean" suggestions.

@@ -33,8 +33,19 @@ fn scan(f: &Function, region: &Region, tainted: &mut HashSet<ValueId>) -> Option
                     | Prim::IndexAdd
                     | Prim::Broadcast(_)
                     | Prim::StopGrad
-                    | Prim::Guard { .. } => true,
-                    Prim::Mul => !(t[0] && t[1]),
+                    | Prim::Guard { .. }
+                    | Prim::Transpose
+                    | Prim::Reshape(_)
+                    | Prim::Concat
+                    | Prim::Slice { .. }
+                    | Prim::Expand { .. }
+                    | Prim::Reduce {
+                        op: crate::prim::AxisReduction::Sum,
+                        ..
+                    } => true,
+                    Prim::Mul | Prim::MatMul { .. } => !(t[0] && t[1]),
+                    Prim::Gather => !t[1],
+                    Prim::ScatterAdd => !t[1],
                     Prim::Div => !t[1],
                     Prim::Select => !t[0],
                     _ => false,

@@ -43,11 +43,12 @@ mod objective;
 mod params;
 mod sir;
 mod stmt;
+mod tensor;
 
 pub use consts::ConstValue;
 pub use entry::{CompiledEntry, CompiledSimulation, SimulatedChoice, Stages, ValueType};
 pub use objective::{CompiledObjective, CompiledValue};
-pub use params::{Constraint, ParamInfo};
+pub use params::{Constraint, InitDraw, ParamInfo};
 
 use meta::FnRef;
 use std::collections::HashMap;

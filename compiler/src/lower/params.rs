@@ -53,6 +53,32 @@ impl Constraint {
     }
 }
 
+/// A random initial value (see `vprog_lang::check::RandomInit`): each
+/// element an independent draw.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum InitDraw {
+    /// Uniform on `(−a, a)`, `a = √(6 / (fan_in + fan_out))`.
+    Glorot,
+    /// Normal with mean 0 and variance `2 / fan_in`.
+    He,
+    /// Normal with mean 0 and this standard deviation.
+    Normal(f64),
+}
+
+impl InitDraw {
+    /// The distribution of every element for a parameter of `shape`:
+    /// `Ok(a)` for uniform on `(−a, a)`, `Err(σ)` for normal with standard
+    /// deviation `σ`.
+    pub fn element_law(self, shape: &[usize]) -> Result<f64, f64> {
+        let (fan_in, fan_out) = vprog_lang::check::fans(shape);
+        match self {
+            InitDraw::Glorot => Ok((6.0 / (fan_in + fan_out).max(1) as f64).sqrt()),
+            InitDraw::He => Err((2.0 / fan_in.max(1) as f64).sqrt()),
+            InitDraw::Normal(sd) => Err(sd),
+        }
+    }
+}
+
 /// One learnable parameter.
 #[derive(Clone, Debug)]
 pub struct ParamInfo {
@@ -66,8 +92,13 @@ pub struct ParamInfo {
     pub constraint: Constraint,
     /// The shape (empty for a scalar).
     pub shape: Vec<usize>,
-    /// The initial stored (unconstrained) value, flattened row-major.
+    /// The initial stored (unconstrained) value, flattened row-major
+    /// (zeros when the parameter starts at a random draw).
     pub init: Vec<f64>,
+    /// The random draw the parameter starts at instead of `init`
+    /// (`glorot()`, `he()`, `normal(σ)`), made by the runtime from the
+    /// run's seed.
+    pub draw: Option<InitDraw>,
     /// The declaration.
     pub span: Span,
     /// The initializer expression.
@@ -142,6 +173,7 @@ pub(super) fn collect_param(
         constraint,
         shape,
         init: Vec::new(),
+        draw: None,
         span: decl.name.span,
         init_expr: decl.init.clone(),
     });
@@ -207,6 +239,14 @@ fn reject_nested(blocks: Vec<&Block>, errors: &mut Vec<Diagnostic>) {
 pub(super) fn evaluate_inits(program: &mut Program, errors: &mut Vec<Diagnostic>) {
     for i in 0..program.params.len() {
         let p = &program.params[i];
+        if let Some((form, _)) = vprog_lang::check::random_initializer(&p.init_expr) {
+            if let Some(draw) = random_init(program, i, form, errors) {
+                let p = &mut program.params[i];
+                p.init = vec![0.0; p.shape.iter().product()];
+                p.draw = Some(draw);
+            }
+            continue;
+        }
         let value = match consts::eval(program, p.module, usize::MAX, &p.init_expr) {
             Ok(v) => v,
             Err(d) => {
@@ -257,5 +297,54 @@ pub(super) fn evaluate_inits(program: &mut Program, errors: &mut Vec<Diagnostic>
             }
         }
         p.init = raw;
+    }
+}
+
+/// The draw of parameter `i`, initialized by `form`: its standard
+/// deviation, for `normal(σ)`, must be a positive constant (E0110).
+fn random_init(
+    program: &Program,
+    i: usize,
+    form: vprog_lang::check::RandomInit<'_>,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<InitDraw> {
+    use vprog_lang::check::RandomInit;
+    let p = &program.params[i];
+    match form {
+        RandomInit::Glorot => Some(InitDraw::Glorot),
+        RandomInit::He => Some(InitDraw::He),
+        RandomInit::Normal(scale) => {
+            let sd = match consts::eval(program, p.module, usize::MAX, scale) {
+                Ok(ConstValue::Real(x)) => x,
+                Ok(ConstValue::Int(x)) => x as f64,
+                Ok(other) => {
+                    errors.push(Diagnostic::error(
+                        "E0108",
+                        format!(
+                            "the standard deviation of `normal` must be a number, not {}",
+                            other.kind_name()
+                        ),
+                        scale.span,
+                    ));
+                    return None;
+                }
+                Err(d) => {
+                    errors.push(d);
+                    return None;
+                }
+            };
+            if !(sd > 0.0 && sd.is_finite()) {
+                errors.push(Diagnostic::error(
+                    "E0110",
+                    format!(
+                        "the standard deviation {sd} of `{}`'s initializer is not positive",
+                        p.qualified
+                    ),
+                    scale.span,
+                ));
+                return None;
+            }
+            Some(InitDraw::Normal(sd))
+        }
     }
 }

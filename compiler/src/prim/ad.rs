@@ -8,6 +8,9 @@
 //! inactive operand's cotangent, which may be NaN — `ln a` for a negative
 //! base — is never formed).
 //!
+//! The shape and linear-algebra primitives (`matmul`, `reshape`, `gather`,
+//! the axis reductions, ...) have their rules in `tensor_ad.rs`.
+//!
 //! For linear primitives the vjp rule is the transpose of the jvp rule; the
 //! tests in `runtime/tests/prim_rules.rs` check ⟨J v, u⟩ = ⟨v, Jᵀ u⟩ for every
 //! primitive, and each jvp against num-dual and finite differences.
@@ -316,6 +319,15 @@ pub fn jvp(
             })
         }
         Prim::Tril | Prim::Diagonal | Prim::DiagMatrix => t(0).map(|d| b.un(prim.clone(), d)),
+        Prim::MatMul { .. }
+        | Prim::Transpose
+        | Prim::Reshape(_)
+        | Prim::Concat
+        | Prim::Slice { .. }
+        | Prim::Gather
+        | Prim::ScatterAdd
+        | Prim::Reduce { .. }
+        | Prim::Expand { .. } => super::tensor_ad::jvp(b, prim, args, z, tangents),
         Prim::Host { id, arity } => {
             // df = Σₖ ∂f/∂xₖ · dxₖ, with the partials the host supplies.
             let mut sum = None;
@@ -595,6 +607,15 @@ pub fn vjp(
                 out[0] = Some(b.un(Prim::Diagonal, ct));
             }
         }
+        Prim::MatMul { .. }
+        | Prim::Transpose
+        | Prim::Reshape(_)
+        | Prim::Concat
+        | Prim::Slice { .. }
+        | Prim::Gather
+        | Prim::ScatterAdd
+        | Prim::Reduce { .. }
+        | Prim::Expand { .. } => super::tensor_ad::vjp(b, prim, args, z, ct, needed, &mut out),
         Prim::Host { id, arity } => {
             // x̄ₖ = z̄ · ∂f/∂xₖ.
             for (k, slot) in out.iter_mut().enumerate() {

@@ -10,12 +10,22 @@
 //! * its forward-mode (jvp) and reverse-mode (vjp) rules as IR emitters
 //!   (`ad.rs`).
 //!
+//! The shape and linear-algebra primitives (`matmul`, `transpose`,
+//! `reshape`, `concat`, `slice`, `gather`, `scatter_add`, the axis
+//! reductions, `expand`) keep their type rules in `tensor.rs` and their
+//! derivative rules in `tensor_ad.rs`; their kernels are tensor kernels of
+//! the interpreter, not scalar ones.
+//!
 //! Adding a primitive therefore fails to compile until every rule exists.
 //! Distributions, objectives and layers are not primitives: they are built
 //! from these.
 
 pub mod ad;
 pub mod eval;
+mod tensor;
+mod tensor_ad;
+
+pub use tensor::AxisReduction;
 
 use crate::ir::{Elem, Type};
 use std::fmt;
@@ -233,6 +243,51 @@ pub enum Prim {
     Diagonal,
     /// A square matrix with the vector on its diagonal.
     DiagMatrix,
+    /// `op(a) · op(b)` for two matrices, where `op` transposes its operand
+    /// when the flag says so: `[n, k] · [k, m] → [n, m]`.
+    MatMul {
+        /// Multiply by `aᵀ`.
+        transpose_a: bool,
+        /// Multiply by `bᵀ`.
+        transpose_b: bool,
+    },
+    /// The transpose of a matrix.
+    Transpose,
+    /// The same elements, row-major, in a new static shape with the same
+    /// number of elements.
+    Reshape(Vec<usize>),
+    /// One or more tensors of one element type joined along their leading
+    /// dimension (their other dimensions agree).
+    Concat,
+    /// Rows `start .. start + len` of the leading dimension.
+    Slice {
+        /// The first row.
+        start: usize,
+        /// The number of rows.
+        len: usize,
+    },
+    /// `gather(t, idx)`: the rows `t[idx[0]], t[idx[1]], ...` stacked
+    /// (indices checked at run time).
+    Gather,
+    /// `scatter_add(t, idx, v)`: `t` with row `v[j]` added at `t[idx[j]]`
+    /// for every `j`, repeated indices accumulating (the transpose of
+    /// `Gather`).
+    ScatterAdd,
+    /// A reduction over one axis, which the result drops.
+    Reduce {
+        /// Which reduction.
+        op: AxisReduction,
+        /// The axis reduced.
+        axis: usize,
+    },
+    /// The operand repeated `n` times along a new axis inserted at `axis`
+    /// (the transpose of a sum over that axis).
+    Expand {
+        /// Where the new axis goes.
+        axis: usize,
+        /// Its length.
+        n: usize,
+    },
 
     /// The identity with derivative zero.
     StopGrad,
@@ -346,6 +401,30 @@ impl Prim {
             Prim::Tril => "tril",
             Prim::Diagonal => "diagonal",
             Prim::DiagMatrix => "diag_matrix",
+            Prim::MatMul {
+                transpose_a: false,
+                transpose_b: false,
+            } => "matmul",
+            Prim::MatMul {
+                transpose_a: true,
+                transpose_b: false,
+            } => "matmul_tn",
+            Prim::MatMul {
+                transpose_a: false,
+                transpose_b: true,
+            } => "matmul_nt",
+            Prim::MatMul {
+                transpose_a: true,
+                transpose_b: true,
+            } => "matmul_tt",
+            Prim::Transpose => "transpose",
+            Prim::Reshape(_) => "reshape",
+            Prim::Concat => "concat",
+            Prim::Slice { .. } => "slice",
+            Prim::Gather => "gather",
+            Prim::ScatterAdd => "scatter_add",
+            Prim::Reduce { op, .. } => op.prim_name(),
+            Prim::Expand { .. } => "expand",
             Prim::StopGrad => "stop_grad",
             Prim::Guard { .. } => "guard",
             Prim::Host { .. } => "host",
@@ -698,6 +777,15 @@ impl Prim {
                 let n = args[0].shape[0];
                 Ok(Type::tensor(Elem::F64, vec![n, n]))
             }
+            Prim::MatMul { .. }
+            | Prim::Transpose
+            | Prim::Reshape(_)
+            | Prim::Concat
+            | Prim::Slice { .. }
+            | Prim::Gather
+            | Prim::ScatterAdd
+            | Prim::Reduce { .. }
+            | Prim::Expand { .. } => tensor::result_type(self, args),
             Prim::Guard { kind, .. } => {
                 arity(1)?;
                 let want = match kind {

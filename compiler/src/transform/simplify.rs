@@ -6,7 +6,9 @@
 //!    kernel (`prim/eval.rs`) and replaced by a constant; `x + 0`, `x − 0`,
 //!    `x · 1`, `x / 1` and `stop_grad(constant)` become their operand. A pure
 //!    primitive identical (same primitive, same operands) to one already
-//!    emitted in this region or an enclosing one is replaced by it.
+//!    emitted in this region or an enclosing one is replaced by it. A loop
+//!    carry that the body yields unchanged is removed: its value is its
+//!    initial value throughout.
 //! 2. **Remove the dead.** A backward liveness pass keeps the function's
 //!    results, every effect (random choices, costs), everything they depend
 //!    on, and the region values of a kept structured op; the rest is
@@ -141,6 +143,30 @@ impl Folder<'_> {
                 None => self.emit_prim(b, p.clone(), args),
             };
             env.insert(op.results[0], v);
+        } else if let OpKind::For { stacked } = op.kind
+            && let Some(loop_op) = without_pass_through_carries(op)
+        {
+            // A carry the body yields unchanged holds its initial value in
+            // every iteration and after the loop: the body's parameter and
+            // the loop's result are that value. (The lowering threads the
+            // accumulators of random choices through every loop of a
+            // generative function, including loops that make none; without
+            // them such a loop may be constant.)
+            for &(param, result, init) in &loop_op.dropped {
+                env.insert(param, args[init]);
+                env.insert(result, args[init]);
+            }
+            let region = self.region(b, &loop_op.body, env);
+            let kept_args: Vec<ValueId> = loop_op.args.iter().map(|&k| args[k]).collect();
+            let types = loop_op
+                .results
+                .iter()
+                .map(|&r| self.src.ty(r).clone())
+                .collect();
+            let results = b.push(OpKind::For { stacked }, kept_args, types, vec![region]);
+            for (&old, &new) in loop_op.results.iter().zip(&results) {
+                env.insert(old, new);
+            }
         } else {
             let regions: Vec<Region> = op.regions.iter().map(|r| self.region(b, r, env)).collect();
             let types = op.results.iter().map(|&r| self.src.ty(r).clone()).collect();
@@ -151,6 +177,53 @@ impl Folder<'_> {
         }
         b.set_origin(saved);
     }
+}
+
+/// A `for` loop without its pass-through carries.
+struct LoopWithoutPassThrough {
+    /// The operand positions kept: the bounds and the other carries.
+    args: Vec<usize>,
+    /// The body with the dropped carries' parameters and results removed.
+    body: Region,
+    /// The loop's results kept.
+    results: Vec<ValueId>,
+    /// Per dropped carry: its body parameter, the loop's result, and the
+    /// operand position of its initial value.
+    dropped: Vec<(ValueId, ValueId, usize)>,
+}
+
+/// `op`, a `for` loop, without the carries its body yields unchanged, if
+/// it has any.
+fn without_pass_through_carries(op: &Op) -> Option<LoopWithoutPassThrough> {
+    let body = &op.regions[0];
+    let n_carry = op.args.len() - 2;
+    let pass = |k: usize| body.results[k] == body.params[1 + k];
+    if !(0..n_carry).any(pass) {
+        return None;
+    }
+    let mut out = LoopWithoutPassThrough {
+        args: vec![0, 1],
+        body: Region {
+            params: vec![body.params[0]],
+            ops: body.ops.clone(),
+            results: Vec::new(),
+        },
+        results: Vec::new(),
+        dropped: Vec::new(),
+    };
+    for k in 0..n_carry {
+        if pass(k) {
+            out.dropped.push((body.params[1 + k], op.results[k], 2 + k));
+        } else {
+            out.args.push(2 + k);
+            out.body.params.push(body.params[1 + k]);
+            out.body.results.push(body.results[k]);
+            out.results.push(op.results[k]);
+        }
+    }
+    out.body.results.extend_from_slice(&body.results[n_carry..]);
+    out.results.extend_from_slice(&op.results[n_carry..]);
+    Some(out)
 }
 
 /// Whether `op` (or anything in its regions) has an effect that must be

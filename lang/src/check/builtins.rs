@@ -1,5 +1,6 @@
 //! The builtins (spec §8): their names, and the types of calls of the math,
-//! array and conversion functions. Distributions are in
+//! array and conversion functions. The tensor builtins (`matmul`,
+//! `reshape`, ..., and `axis = k`) are in `tensor.rs`; distributions in
 //! `distributions.rs`; choice-map, inference and estimation builtins in
 //! `inference.rs`. The messages follow the lowering's.
 
@@ -42,6 +43,12 @@ pub(crate) const BUILTINS: &[&str] = &[
     "log_softmax",
     "dot",
     "matvec",
+    "matmul",
+    "transpose",
+    "reshape",
+    "concat",
+    "slice",
+    "gather",
     "diag",
     "zeros",
     "ones",
@@ -212,9 +219,20 @@ impl Body<'_, '_> {
                 ));
                 Ty::Any
             }
+            "sum" | "mean" | "logsumexp" | "max"
+                if call.named.iter().any(|n| n.name.name == "axis") =>
+            {
+                self.axis_reduction(&call)
+            }
             "max" | "logsumexp" | "mean" | "softmax" | "log_softmax" => self.reduction(&call),
             "sum" | "len" => self.sum_or_len(&call),
             "dot" | "matvec" => self.product(&call),
+            "matmul" => self.matmul(&call),
+            "transpose" => self.transpose(&call),
+            "reshape" => self.reshape(&call),
+            "concat" => self.concat(&call),
+            "slice" => self.slice(&call),
+            "gather" => self.gather(&call),
             "diag" => self.diag(&call),
             "real" | "int" => self.conversion(&call),
             "zeros" | "ones" => self.filled(&call),

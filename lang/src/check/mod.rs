@@ -54,8 +54,8 @@
 //! `types.rs` the types; `require.rs` what operations require of their
 //! operands; `expr.rs`, `control.rs`, `stmt.rs` and `sample.rs` check
 //! expressions and statements; `call.rs` calls and signatures;
-//! `builtins.rs`, `distributions.rs`, `inference.rs` and `data.rs` the
-//! builtins; `items.rs` the top-level items.
+//! `builtins.rs`, `tensor.rs`, `distributions.rs`, `inference.rs` and
+//! `data.rs` the builtins; `items.rs` the top-level items.
 
 mod builtins;
 mod call;
@@ -64,11 +64,13 @@ mod data;
 mod distributions;
 mod expr;
 mod inference;
+mod init;
 mod items;
 mod require;
 mod sample;
 mod scope;
 mod stmt;
+mod tensor;
 mod types;
 
 use std::collections::HashMap;
@@ -79,6 +81,7 @@ use crate::diagnostic::Diagnostic;
 use crate::span::Span;
 
 pub use self::data::{DATA_BUILTINS, load_declared_type, load_needs_declared_type};
+pub use self::init::{RandomInit, fans, random_initializer};
 use self::scope::VarState;
 use self::types::{FuncId, Ty};
 

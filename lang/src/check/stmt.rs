@@ -2,6 +2,8 @@
 //! loops and comprehensions. Random choices are in `sample.rs`.
 
 use super::expr::const_int;
+use super::init::{RandomInit, random_initializer};
+use super::require::Want;
 use super::scope::{Base, Body, GenLoop, Local, LocalKind};
 use super::types::{Elem, Num, Shape, Ty, annotation_type, describe_num, type_span};
 use crate::ast::{
@@ -9,6 +11,7 @@ use crate::ast::{
     TypeExprKind,
 };
 use crate::diagnostic::Diagnostic;
+use crate::span::Span;
 
 impl Body<'_, '_> {
     /// Checks a statement.
@@ -164,15 +167,18 @@ impl Body<'_, '_> {
     /// The type of a learnable parameter: a real, or an array of reals of
     /// the declared dimensions or the initial value's shape.
     pub fn param_type(&mut self, decl: &ParamDecl) -> Ty {
-        self.in_param_init = true;
-        let init = self.expr(&decl.init);
-        self.in_param_init = false;
         let declared = decl.ty.as_ref().and_then(|t| match &t.kind {
             TypeExprKind::Named { dims, .. } if !dims.is_empty() => {
                 Some(Shape::Dims(dims.iter().map(|&d| Some(d)).collect()))
             }
             _ => None,
         });
+        if let Some((form, name_span)) = random_initializer(&decl.init) {
+            return self.random_param(decl, form, name_span, declared);
+        }
+        self.in_param_init = true;
+        let init = self.expr(&decl.init);
+        self.in_param_init = false;
         let init_shape = match self.resolve(&init) {
             Ty::Num(n) if n.elem != Elem::Bool => n.shape,
             Ty::Any | Ty::Var(_) => Shape::Unknown,
@@ -216,6 +222,53 @@ impl Body<'_, '_> {
         Ty::Num(Num {
             elem: Elem::Real,
             shape,
+        })
+    }
+
+    /// The type of a parameter initialized by a draw (`glorot()`, `he()`,
+    /// `normal(σ)`): its declared shape (a scalar without one). The
+    /// constraint must be `real` — a draw around 0 is no value for a
+    /// `positive` or `unit_interval` parameter — and `σ` a constant number.
+    fn random_param(
+        &mut self,
+        decl: &ParamDecl,
+        form: RandomInit<'_>,
+        name_span: Span,
+        declared: Option<Shape>,
+    ) -> Ty {
+        if let Some(TypeExprKind::Named { name, .. }) = decl.ty.as_ref().map(|t| &t.kind)
+            && name.name != "real"
+        {
+            self.report(
+                Diagnostic::error(
+                    "E0111",
+                    format!(
+                        "`{}()` draws around 0, which is no initial value for a `{}` parameter",
+                        form.name(),
+                        name.name
+                    ),
+                    name_span,
+                )
+                .with_label(name.span, "the constraint")
+                .with_help(
+                    "random initializers are for `real` parameters; give a constant instead",
+                ),
+            );
+        }
+        if let RandomInit::Normal(scale) = form {
+            self.in_param_init = true;
+            let ty = self.expr(scale);
+            self.in_param_init = false;
+            self.value(
+                &ty,
+                scale.span,
+                "the standard deviation of `normal`",
+                Want::Number,
+            );
+        }
+        Ty::Num(Num {
+            elem: Elem::Real,
+            shape: declared.unwrap_or_else(|| Shape::Dims(Vec::new())),
         })
     }
 

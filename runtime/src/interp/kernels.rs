@@ -3,7 +3,8 @@
 //! Elementwise primitives map the scalar kernel of `prim/eval.rs` (the one
 //! definition of their meaning) over their operands; common `f64` cases go
 //! through ndarray directly. Every other primitive has its tensor kernel
-//! here, reached by an exhaustive `match`.
+//! here, reached by an exhaustive `match` (the shape and linear-algebra
+//! primitives' in `tensor.rs`).
 
 use super::Interp;
 use crate::value::{Tensor, Value};
@@ -431,27 +432,34 @@ pub(crate) fn apply_values(prim: &Prim, vals: &[&Value]) -> KResult {
         }
         Prim::ReduceMax => Ok(Value::F(max_in_order(vals[0].f64_elements().into_iter()))),
         Prim::MatVec { transpose } => {
-            let m = f64_ref(vals[0])?
-                .view()
-                .into_dimensionality::<ndarray::Ix2>()
-                .map_err(|e| e.to_string())?;
-            let v = f64_ref(vals[1])?
-                .view()
-                .into_dimensionality::<ndarray::Ix1>()
-                .map_err(|e| e.to_string())?;
-            let r = if *transpose { m.t().dot(&v) } else { m.dot(&v) };
-            Ok(Value::from_f64_array(r.into_dyn()))
+            let m = f64_ref(vals[0])?;
+            let (rows, cols) = match m.shape() {
+                [r, c] => (*r, *c),
+                other => return Err(format!("matvec of a tensor of shape {other:?}")),
+            };
+            let m = m.as_standard_layout();
+            let m = m.as_slice().expect("standard layout");
+            let v = vals[1].f64_elements();
+            let out = if *transpose {
+                let mut out = vec![0.0; cols];
+                crate::linalg::matvec_t(m, &v, &mut out, rows, cols);
+                out
+            } else {
+                let mut out = vec![0.0; rows];
+                crate::linalg::matvec(m, &v, &mut out, rows, cols);
+                out
+            };
+            Ok(Value::vector(out))
         }
         Prim::Outer => {
             let a = vals[0].f64_elements();
             let b = vals[1].f64_elements();
-            let mut out = ArrayD::zeros(IxDyn(&[a.len(), b.len()]));
-            for (i, x) in a.iter().enumerate() {
-                for (j, y) in b.iter().enumerate() {
-                    out[[i, j]] = x * y;
-                }
-            }
-            Ok(Value::from_f64_array(out))
+            let mut out = vec![0.0; a.len() * b.len()];
+            crate::linalg::outer(&a, &b, &mut out);
+            Ok(Value::from_f64_array(
+                ArrayD::from_shape_vec(IxDyn(&[a.len(), b.len()]), out)
+                    .map_err(|e| e.to_string())?,
+            ))
         }
         Prim::TriSolve { transpose } => {
             let l = f64_ref(vals[0])?;
@@ -502,6 +510,15 @@ pub(crate) fn apply_values(prim: &Prim, vals: &[&Value]) -> KResult {
             }
             Ok(Value::from_f64_array(out))
         }
+        Prim::MatMul { .. }
+        | Prim::Transpose
+        | Prim::Reshape(_)
+        | Prim::Concat
+        | Prim::Slice { .. }
+        | Prim::Gather
+        | Prim::ScatterAdd
+        | Prim::Reduce { .. }
+        | Prim::Expand { .. } => super::tensor::apply(prim, vals),
         Prim::Guard { kind, what } => {
             check_guard(*kind, what, vals[0])?;
             Ok(vals[0].clone())

@@ -4,11 +4,13 @@
 //! that supplies the run's randomness key and the forcing tables of the
 //! `enum` and `mvd` strategies, and collects what the run observed about
 //! those sites. Values live in a slot per IR value; structured control flow
-//! is evaluated recursively. Primitive kernels are in `kernels.rs`; keyed
-//! draws and forcing-table reads in `effects.rs`.
+//! is evaluated recursively. Primitive kernels are in `kernels.rs` (those of
+//! the shape and linear-algebra primitives in `tensor.rs`); keyed draws and
+//! forcing-table reads in `effects.rs`.
 
 mod effects;
 mod kernels;
+mod tensor;
 
 pub(crate) use effects::eval_effect;
 pub use effects::{EnumEvent, MvdEvent, RunContext, SiteKey};
@@ -20,8 +22,10 @@ pub(crate) const NO_HOST_REGISTRY: &str =
     "this program calls a host function, but the run has no host registry";
 
 use crate::value::Value;
+use std::collections::HashMap;
 use std::fmt;
-use vprog_compiler::ir::{Function, OpKind, Origin, Region, ValueId};
+use vprog_compiler::ir::{Function, OpId, OpKind, Origin, Region, ValueId};
+use vprog_compiler::prim::Prim;
 
 /// A run-time error, with the origin of the operation that raised it.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,6 +53,8 @@ pub(crate) struct Interp<'f, 'c> {
     pub(crate) ctx: &'c mut RunContext,
     /// Whether to stop at the first operation producing NaN or ±∞.
     check_finite: bool,
+    /// The values of the `const_tensor` operations evaluated so far.
+    const_tensors: HashMap<OpId, Value>,
 }
 
 impl Interp<'_, '_> {
@@ -73,6 +79,23 @@ impl Interp<'_, '_> {
                 origin: self.func.origin(op.origin).clone(),
             };
             match &op.kind {
+                OpKind::Prim(Prim::ConstTensor { .. }) => {
+                    // A constant tensor can be a whole data set, and a
+                    // top-level `let` is inlined at each use, often inside
+                    // loops: it is built once per run and shared.
+                    let value = match self.const_tensors.get(&id) {
+                        Some(v) => v.clone(),
+                        None => {
+                            let OpKind::Prim(p) = &op.kind else {
+                                unreachable!("matched a primitive")
+                            };
+                            let v = kernels::apply(p, &op.args, self).map_err(fail)?;
+                            self.const_tensors.insert(id, v.clone());
+                            v
+                        }
+                    };
+                    self.set(op.results[0], value);
+                }
                 OpKind::Prim(p) => {
                     let value = kernels::apply(p, &op.args, self).map_err(fail)?;
                     if self.check_finite && !value.is_finite() {
@@ -201,6 +224,7 @@ fn run_with(
         slots: vec![None; func.values.len()],
         ctx,
         check_finite,
+        const_tensors: HashMap::new(),
     };
     for (&p, a) in func.body.params.iter().zip(args) {
         interp.set(p, a.clone());

@@ -293,6 +293,56 @@ pub(super) extern "C" fn reduce_max(ptr: *const f64, len: i64) -> f64 {
     crate::interp::max_in_order(xs.iter().copied())
 }
 
+/// `out = m · v` (`m` of shape `[rows, cols]`) by the kernel the
+/// interpreter uses.
+pub(super) extern "C" fn matvec(m: *const f64, v: *const f64, out: *mut f64, rows: u64, cols: u64) {
+    let (rows, cols) = (rows as usize, cols as usize);
+    // SAFETY: the compiled code passes the operands' and the result's data,
+    // of the static sizes given; the result's slot is its own.
+    let (m, v, out) = unsafe {
+        (
+            std::slice::from_raw_parts(m, rows * cols),
+            std::slice::from_raw_parts(v, cols),
+            std::slice::from_raw_parts_mut(out, rows),
+        )
+    };
+    crate::linalg::matvec(m, v, out, rows, cols);
+}
+
+/// `out = mᵀ · v` (`m` of shape `[rows, cols]`).
+pub(super) extern "C" fn matvec_t(
+    m: *const f64,
+    v: *const f64,
+    out: *mut f64,
+    rows: u64,
+    cols: u64,
+) {
+    let (rows, cols) = (rows as usize, cols as usize);
+    // SAFETY: as for `matvec`.
+    let (m, v, out) = unsafe {
+        (
+            std::slice::from_raw_parts(m, rows * cols),
+            std::slice::from_raw_parts(v, rows),
+            std::slice::from_raw_parts_mut(out, cols),
+        )
+    };
+    crate::linalg::matvec_t(m, v, out, rows, cols);
+}
+
+/// `out = a bᵀ` for vectors of `n` and `m` elements.
+pub(super) extern "C" fn outer(a: *const f64, b: *const f64, out: *mut f64, n: u64, m: u64) {
+    let (n, m) = (n as usize, m as usize);
+    // SAFETY: as for `matvec`.
+    let (a, b, out) = unsafe {
+        (
+            std::slice::from_raw_parts(a, n),
+            std::slice::from_raw_parts(b, m),
+            std::slice::from_raw_parts_mut(out, n * m),
+        )
+    };
+    crate::linalg::outer(a, b, out);
+}
+
 /// A tensor primitive evaluated by the interpreter's kernel: `args` holds
 /// one word per operand, the result is written to `out`.
 pub(super) extern "C" fn tensor_prim(

@@ -801,12 +801,58 @@ impl Lowering<'_, '_> {
                 let v = self.call(f, &[PTR, types::I64], &[types::F64], &[t, len])[0];
                 self.vals.insert(r, V::S(v));
             }
-            Prim::MatVec { .. }
-            | Prim::Outer
-            | Prim::TriSolve { .. }
+            Prim::MatVec { transpose } => {
+                // A direct call of the shared kernel on the operands' data:
+                // no values built, nothing allocated.
+                let (m, v) = (self.t(op.args[0])?, self.t(op.args[1])?);
+                let (rows, cols) = match self.f.ty(op.args[0]).shape.as_slice() {
+                    [r, c] => (*r as i64, *c as i64),
+                    other => return unsupported(format!("matvec of shape {other:?}")),
+                };
+                let out = self.slot(r)?;
+                let rows = self.b.ins().iconst(types::I64, rows);
+                let cols = self.b.ins().iconst(types::I64, cols);
+                let f = if *transpose {
+                    h::matvec_t as *const () as usize
+                } else {
+                    h::matvec as *const () as usize
+                };
+                self.call(
+                    f,
+                    &[PTR, PTR, PTR, types::I64, types::I64],
+                    &[],
+                    &[m, v, out, rows, cols],
+                );
+                self.vals.insert(r, V::T(out));
+            }
+            Prim::Outer => {
+                let (a, b) = (self.t(op.args[0])?, self.t(op.args[1])?);
+                let n = self.f.ty(op.args[0]).num_elements().unwrap_or(0) as i64;
+                let m = self.f.ty(op.args[1]).num_elements().unwrap_or(0) as i64;
+                let out = self.slot(r)?;
+                let n = self.b.ins().iconst(types::I64, n);
+                let m = self.b.ins().iconst(types::I64, m);
+                self.call(
+                    h::outer as *const () as usize,
+                    &[PTR, PTR, PTR, types::I64, types::I64],
+                    &[],
+                    &[a, b, out, n, m],
+                );
+                self.vals.insert(r, V::T(out));
+            }
+            Prim::TriSolve { .. }
             | Prim::Tril
             | Prim::Diagonal
-            | Prim::DiagMatrix => {
+            | Prim::DiagMatrix
+            | Prim::MatMul { .. }
+            | Prim::Transpose
+            | Prim::Reshape(_)
+            | Prim::Concat
+            | Prim::Slice { .. }
+            | Prim::Gather
+            | Prim::ScatterAdd
+            | Prim::Reduce { .. }
+            | Prim::Expand { .. } => {
                 let fail = self.failure(op, None, rty.clone());
                 self.meta.tensor_calls.push(TensorCall {
                     prim: p.clone(),
@@ -1399,13 +1445,44 @@ fn particle_loop(
         b.ins()
             .brif(status, failed, &[BlockArg::Value(status)], next, &[]);
         b.switch_to_block(next);
-        for &w in summed.unwrap_or(&[]) {
-            let flags = MemFlagsData::trusted();
-            let off = (8 * w) as i32;
-            let acc = b.ins().load(types::F64, flags, outputs, off);
-            let x = b.ins().load(types::F64, flags, scratch, off);
+        // The summed words come in runs (a tensor output is one run of
+        // consecutive words): a short run is added word by word, a long one
+        // (a gradient with 10⁵ elements) by a loop, so the code stays
+        // small whatever the outputs' sizes.
+        let flags = MemFlagsData::trusted();
+        for (first, len) in word_runs(summed.unwrap_or(&[])) {
+            if len <= 8 {
+                for w in first..first + len {
+                    let off = (8 * w) as i32;
+                    let acc = b.ins().load(types::F64, flags, outputs, off);
+                    let x = b.ins().load(types::F64, flags, scratch, off);
+                    let total = b.ins().fadd(acc, x);
+                    b.ins().store(flags, total, outputs, off);
+                }
+                continue;
+            }
+            let run_header = b.create_block();
+            b.append_block_param(run_header, types::I64);
+            let run_body = b.create_block();
+            let run_done = b.create_block();
+            let begin = b.ins().iconst(types::I64, (8 * first) as i64);
+            b.ins().jump(run_header, &[BlockArg::Value(begin)]);
+            b.switch_to_block(run_header);
+            let off = b.block_params(run_header)[0];
+            let in_run = b
+                .ins()
+                .icmp_imm_s(IntCC::SignedLessThan, off, (8 * (first + len)) as i64);
+            b.ins().brif(in_run, run_body, &[], run_done, &[]);
+            b.switch_to_block(run_body);
+            let acc_at = b.ins().iadd(outputs, off);
+            let x_at = b.ins().iadd(scratch, off);
+            let acc = b.ins().load(types::F64, flags, acc_at, 0);
+            let x = b.ins().load(types::F64, flags, x_at, 0);
             let total = b.ins().fadd(acc, x);
-            b.ins().store(flags, total, outputs, off);
+            b.ins().store(flags, total, acc_at, 0);
+            let next_off = b.ins().iadd_imm_s(off, 8);
+            b.ins().jump(run_header, &[BlockArg::Value(next_off)]);
+            b.switch_to_block(run_done);
         }
         let k1 = b.ins().iadd_imm_s(k, 1);
         b.ins().jump(header, &[BlockArg::Value(k1)]);
@@ -1421,4 +1498,16 @@ fn particle_loop(
     module.define_function(id, ctx).map_err(cl)?;
     module.clear_context(ctx);
     Ok(id)
+}
+
+/// `words` (ascending) as runs of consecutive words: `(first, length)`.
+fn word_runs(words: &[usize]) -> Vec<(usize, usize)> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for &w in words {
+        match runs.last_mut() {
+            Some((first, len)) if *first + *len == w => *len += 1,
+            _ => runs.push((w, 1)),
+        }
+    }
+    runs
 }
