@@ -715,6 +715,30 @@ gen g(z: real) {
 }
 
 #[test]
+fn random_initializers_belong_to_real_params() {
+    check(
+        r#"
+gen g() {
+    param w: real[3, 2] = glorot();
+    param s: positive[3] = he();
+    param n: real[4] = normal(true);
+    let v = glorot();
+    x ~ normal(w[0][0], 1.0);
+}
+"#,
+        expect![[r#"
+            E0111: `he()` draws around 0, which is no initial value for a `positive` parameter @ "he"
+              label: the constraint @ "positive"
+              help: random initializers are for `real` parameters; give a constant instead
+            E0211: the standard deviation of `normal` must be a real, found a boolean @ "true"
+            E0200: cannot find `glorot` in this scope @ "glorot"
+              primary: not found
+              help: `glorot()` is a random initializer: it can only be the whole initial value of a `param`, as in `param w: real[200, 64] = glorot();`
+        "#]],
+    );
+}
+
+#[test]
 fn random_choice_outside_gen_or_expectation() {
     check(
         r#"

@@ -408,6 +408,11 @@ impl<'c, 'a> Body<'c, 'a> {
             .iter()
             .map(|&m| self.ck.modules[m].name)
             .collect();
+        if matches!(name, "glorot" | "he") {
+            return diagnostic.with_help(format!(
+                "`{name}()` is a random initializer: it can only be the whole initial value of a `param`, as in `param w: real[200, 64] = {name}();`"
+            ));
+        }
         if let Some(module) = stdlib_module_defining(name).filter(|m| !imported.contains(m)) {
             return diagnostic.with_help(format!(
                 "`{name}` is in the standard library: add `import {module};`"

@@ -3,7 +3,6 @@
 
 use super::expr::const_int;
 use super::init::{RandomInit, random_initializer};
-use super::require::Want;
 use super::scope::{Base, Body, GenLoop, Local, LocalKind};
 use super::types::{Elem, Num, Shape, Ty, annotation_type, describe_num, type_span};
 use crate::ast::{
@@ -259,12 +258,7 @@ impl Body<'_, '_> {
             self.in_param_init = true;
             let ty = self.expr(scale);
             self.in_param_init = false;
-            self.value(
-                &ty,
-                scale.span,
-                "the standard deviation of `normal`",
-                Want::Number,
-            );
+            self.real_scalar(&ty, scale.span, "the standard deviation of `normal`");
         }
         Ty::Num(Num {
             elem: Elem::Real,
