@@ -305,6 +305,8 @@ fn ir_shows_every_pass_of_an_objective() {
             "soundness ──",
             "adev ──",
             "simplify ──",
+            "vmap ──",
+            "simplify ──",
             "vjp ──",
             "simplify ──"
         ],

@@ -8,7 +8,9 @@
 //! 3. check pathwise strategies (`adev::check_soundness`), falling back to
 //!    `reinforce` for defaults and rejecting explicit unsound ones;
 //! 4. ADEV: `estimator(params) -> (value, surrogate)`;
-//! 5. reverse-mode AD: `gradient(params, seed) -> (value, surrogate,
+//! 5. vmap: independent loops (plates without draws) become batched
+//!    straight-line code (`transform/vmap.rs`);
+//! 6. reverse-mode AD: `gradient(params, seed) -> (value, surrogate,
 //!    ∂surrogate/∂params...)`;
 //!
 //! with simplification after the transforms and the verifier after every
@@ -19,7 +21,7 @@ use super::ctx::{Handler, LResult, Lower};
 use super::entry::{Stages, ValueType};
 use super::meta::Meta;
 use crate::ir::{Builder, Function, OpKind, Origin, ValueId, verify::verify};
-use crate::transform::{adev, simplify::simplify, vjp::vjp};
+use crate::transform::{adev, simplify::simplify, vjp::vjp, vmap::vmap};
 use vprog_lang::ast::Expr;
 use vprog_lang::{Diagnostic, Span};
 
@@ -208,6 +210,10 @@ impl Program {
         })?;
         let estimator = checked(estimator, span)?;
         record("adev", &estimator);
+        let estimator = checked(simplify(&estimator), span)?;
+        record("simplify", &estimator);
+        let estimator = checked(vmap(&estimator), span)?;
+        record("vmap", &estimator);
         let estimator = checked(simplify(&estimator), span)?;
         record("simplify", &estimator);
         let wrt = vec![true; estimator.body.params.len()];

@@ -8,7 +8,9 @@
 //! * its scalar kernel (`eval.rs`), which the interpreter maps over tensors
 //!   for the elementwise primitives and the constant folder calls;
 //! * its forward-mode (jvp) and reverse-mode (vjp) rules as IR emitters
-//!   (`ad.rs`).
+//!   (`ad.rs`);
+//! * its batching rule (`batch.rs`), which the vmap transform uses to
+//!   replace an independent loop by operations over a leading batch axis.
 //!
 //! The shape and linear-algebra primitives (`matmul`, `transpose`,
 //! `reshape`, `concat`, `slice`, `gather`, `scatter_add`, the axis
@@ -21,6 +23,7 @@
 //! from these.
 
 pub mod ad;
+pub mod batch;
 pub mod eval;
 mod tensor;
 mod tensor_ad;

@@ -5,6 +5,7 @@ pub mod adev;
 pub mod jvp;
 pub mod simplify;
 pub mod vjp;
+pub mod vmap;
 
 use crate::ir::{Builder, Function, Op, OpId, OpKind, Region, ValueId};
 use crate::prim::Prim;
