@@ -575,16 +575,29 @@ impl Lowering<'_, '_> {
             result: self.f.ty(r).clone(),
             fail,
         });
-        let index = (self.meta.effects.len() - 1) as i64;
+        let index = self.meta.effects.len() - 1;
+        self.call_on_operands(op, h::effect as *const () as usize, index)
+    }
+
+    /// Calls the runtime helper at `helper` — `(rt, index, operand words,
+    /// out) -> status` — for `op`, whose call record is entry `index` of
+    /// the helper's table, and binds its single result.
+    fn call_on_operands(
+        &mut self,
+        op: &Op,
+        helper: usize,
+        index: usize,
+    ) -> Result<(), Unsupported> {
+        let r = op.results[0];
         let mut words = Vec::new();
         for &a in &op.args {
             words.push(self.arg_word(a)?);
         }
         let arr = self.word_array(&words);
         let (out, scalar) = self.out_place(r)?;
-        let idx_v = self.b.ins().iconst(types::I32, index);
+        let idx_v = self.b.ins().iconst(types::I32, index as i64);
         let status = self.call(
-            h::effect as *const () as usize,
+            helper,
             &[PTR, types::I32, PTR, PTR],
             &[types::I32],
             &[self.rt, idx_v, arr, out],
@@ -859,22 +872,8 @@ impl Lowering<'_, '_> {
                     arg_types: op.args.iter().map(|&a| self.f.ty(a).clone()).collect(),
                     fail,
                 });
-                let index = (self.meta.tensor_calls.len() - 1) as i64;
-                let mut words = Vec::new();
-                for &a in &op.args {
-                    words.push(self.arg_word(a)?);
-                }
-                let arr = self.word_array(&words);
-                let (out, scalar) = self.out_place(r)?;
-                let idx_v = self.b.ins().iconst(types::I32, index);
-                let status = self.call(
-                    h::tensor_prim as *const () as usize,
-                    &[PTR, types::I32, PTR, PTR],
-                    &[types::I32],
-                    &[self.rt, idx_v, arr, out],
-                )[0];
-                self.check_status(status);
-                self.result_from(r, out, scalar);
+                let index = self.meta.tensor_calls.len() - 1;
+                self.call_on_operands(op, h::tensor_prim as *const () as usize, index)?;
             }
             Prim::Host { id, .. } | Prim::HostPartial { id, .. } => {
                 // A call into the host function through the run's registry.
