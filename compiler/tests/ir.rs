@@ -445,6 +445,49 @@ fn verify_error_reshape_changes_size() {
 }
 
 #[test]
+fn verify_errors_of_batched_draws() {
+    // The parameters need the leading axis of the batch...
+    check_verify_error(
+        "func @f(%m: f64[3], %s: f64, %k: i64[3]) -> (f64[3]) {
+           %z = draw<normal, site=0, stream=0, params=2, batch=3> %m, %s, %k : f64[3]
+           return %z
+         }",
+        expect![
+            "op #0 `draw<normal, site=0, stream=0, params=2, batch=3>`: the parameters and the result of a draw batched 3 times need a leading axis of 3"
+        ],
+    );
+    // ...an index is a scalar or one per row...
+    check_verify_error(
+        "func @f(%m: f64[3], %s: f64[3], %k: i64[2]) -> (f64[3]) {
+           %z = draw<normal, site=0, stream=0, params=2, batch=3> %m, %s, %k : f64[3]
+           return %z
+         }",
+        expect![
+            "op #0 `draw<normal, site=0, stream=0, params=2, batch=3>`: the indices of a batched draw must be i64 or i64[3]"
+        ],
+    );
+    // ...and each row's value is the distribution's.
+    check_verify_error(
+        "func @f(%m: f64[3,2], %s: f64[3,2], %k: i64[3]) -> (f64[3]) {
+           %z = draw<mv_normal_diag, site=0, stream=0, params=2, batch=3> %m, %s, %k : f64[3]
+           return %z
+         }",
+        expect![
+            "op #0 `draw<mv_normal_diag, site=0, stream=0, params=2, batch=3>`: result types [f64], expected [f64[2]]"
+        ],
+    );
+    // A well-formed one verifies and round-trips through the printer.
+    let ok = read(
+        "func @f(%m: f64[3,2], %s: f64[3,2], %i: i64, %k: i64[3]) -> (f64[3,2]) {
+           %z = draw<mv_normal_diag, site=0, stream=1, params=2, batch=3> %m, %s, %i, %k : f64[3,2]
+           return %z
+         }",
+    );
+    verify(&ok).expect("verifies");
+    assert_eq!(read(&print_function(&ok)), ok);
+}
+
+#[test]
 fn verify_error_for_carry_changes_type() {
     check_verify_error(
         "func @f(%x: f64) -> (f64) {
@@ -855,6 +898,49 @@ fn simplify_drops_loop_carries_the_body_passes_through() {
                 yield %10, %8
               }
               return %0, %4, %5
+            }
+        "#]],
+    );
+}
+
+#[test]
+fn simplify_sees_carries_passed_through_inner_loops() {
+    // The lowering threads accumulators through nested loops: the outer
+    // loop yields the inner loop's final carry, which the inner loop passes
+    // through, so the outer loop passes `%acc` through too — both carries
+    // go, and the loops that are left carry nothing.
+    check_pass(
+        "func @f(%x: f64) -> (f64, f64[2,3]) {
+           %lo = const 0 : i64
+           %n = const 2 : i64
+           %m = const 3 : i64
+           %acc, %t = for<stacked=1> %lo, %n, %x : f64, f64[2,3] {
+             (%i: i64, %a: f64):
+             %a2, %row = for<stacked=1> %lo, %m, %a : f64, f64[3] {
+               (%j: i64, %b: f64):
+               %r = int_to_f64 %j : f64
+               yield %b, %r
+             }
+             yield %a2, %row
+           }
+           return %acc, %t
+         }",
+        simplify,
+        expect![[r#"
+            func @f(%0: f64) -> (f64, f64[2,3]) {
+              %1 = const 0 : i64
+              %2 = const 2 : i64
+              %3 = const 3 : i64
+              %4 = for<stacked=1> %1, %2 : f64[2,3] {
+                (%5: i64):
+                %6 = for<stacked=1> %1, %3 : f64[3] {
+                  (%7: i64):
+                  %8 = int_to_f64 %7 : f64
+                  yield %8
+                }
+                yield %6
+              }
+              return %0, %4
             }
         "#]],
     );

@@ -1,8 +1,9 @@
 //! Dense kernels on row-major slices, shared by the interpreter and the
 //! JIT so that both compute every sum in one order and agree to the bit.
 //!
-//! The interpreter's `matvec`, `matvec_t` and `outer` kernels and the
-//! JIT's direct calls for them (no `Value`s, no allocation) both end here.
+//! The interpreter's `matvec`, `matvec_t`, `outer`, `matmul` and axis-sum
+//! kernels and the JIT's direct calls for them (no `Value`s, no
+//! allocation) both end here; so do the JIT's `expand` and `gather`.
 //! The loops are written for the autovectorizer: a dot product keeps four
 //! independent partial sums (lanes `k mod 4`), combined as
 //! `(s₀ + s₁) + (s₂ + s₃)` and then the tail in order; the transposed
@@ -57,6 +58,90 @@ pub fn outer(a: &[f64], b: &[f64], out: &mut [f64]) {
     }
 }
 
+/// `out = op(a) · op(b)` of shape `[m, n]`, where `op(a)` is `[m, k]` (`a`
+/// is stored `[k, m]` when `transpose_a`) and `op(b)` is `[k, n]` (stored
+/// `[n, k]` when `transpose_b`): one matrixmultiply GEMM reading the
+/// transposes through their strides. Its blocking fixes the order of every
+/// sum, the same for both back ends (and with its worker threads, which
+/// split the output, not the sums).
+pub fn matmul(
+    a: &[f64],
+    b: &[f64],
+    out: &mut [f64],
+    (m, k, n): (usize, usize, usize),
+    (transpose_a, transpose_b): (bool, bool),
+) {
+    assert!(a.len() >= m * k && b.len() >= k * n && out.len() >= m * n);
+    if k == 0 {
+        out[..m * n].fill(0.0);
+        return;
+    }
+    let (rsa, csa) = if transpose_a { (1, m) } else { (k, 1) };
+    let (rsb, csb) = if transpose_b { (1, k) } else { (n, 1) };
+    // SAFETY: the asserts above keep every access of the strided operands
+    // and of the row-major `out` in bounds; `out` does not alias them.
+    unsafe {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa as isize,
+            csa as isize,
+            b.as_ptr(),
+            rsb as isize,
+            csb as isize,
+            0.0,
+            out.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+}
+
+/// Sums `a`, of shape `[outer, len, inner]`, along its middle axis into
+/// `out`, of shape `[outer, inner]`: every lane from `0.0` in ascending
+/// order (as `sum_in_order`), rows added whole so the lanes vectorize.
+pub fn sum_axis(a: &[f64], out: &mut [f64], (outer, len, inner): (usize, usize, usize)) {
+    for o in 0..outer {
+        let acc = &mut out[o * inner..(o + 1) * inner];
+        acc.fill(0.0);
+        let block = &a[o * len * inner..(o + 1) * len * inner];
+        for row in block.chunks_exact(inner.max(1)).take(len) {
+            for (s, &x) in acc.iter_mut().zip(row) {
+                *s += x;
+            }
+        }
+    }
+}
+
+/// Repeats each of the `outer` blocks of `block` bytes of `a` `n` times
+/// into `out` (`expand` along an axis, on raw elements of any type).
+pub fn expand(a: &[u8], out: &mut [u8], (outer, n, block): (usize, usize, usize)) {
+    for o in 0..outer {
+        let src = &a[o * block..(o + 1) * block];
+        for j in 0..n {
+            let at = (o * n + j) * block;
+            out[at..at + block].copy_from_slice(src);
+        }
+    }
+}
+
+/// Copies row `idx[j]` of `t` (rows of `row` bytes, `t.len() / row` of
+/// them) to row `j` of `out`; the first index out of range is the error.
+pub fn gather(t: &[u8], idx: &[i64], out: &mut [u8], row: usize) -> Result<(), i64> {
+    let rows = t.len().checked_div(row).unwrap_or(0);
+    for (j, &i) in idx.iter().enumerate() {
+        if i < 0 || i as usize >= rows {
+            return Err(i);
+        }
+        let i = i as usize;
+        out[j * row..(j + 1) * row].copy_from_slice(&t[i * row..(i + 1) * row]);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +166,69 @@ mod tests {
         let mut o = vec![0.0; 15];
         outer(&w, &v, &mut o);
         assert_eq!(o[2 * 5 + 3], w[2] * v[3]);
+    }
+
+    /// The element `[i, j]` of `op(x)` for `x` stored row-major as `rows ×
+    /// cols` (transposed when `t`).
+    fn at(x: &[f64], cols: usize, t: bool, i: usize, j: usize) -> f64 {
+        if t { x[j * cols + i] } else { x[i * cols + j] }
+    }
+
+    #[test]
+    fn matmul_matches_its_definition_for_every_transpose() {
+        let (m, k, n) = (5, 7, 3);
+        let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.91).cos()).collect();
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let mut out = vec![f64::NAN; m * n];
+            matmul(&a, &b, &mut out, (m, k, n), (ta, tb));
+            let a_cols = if ta { m } else { k };
+            let b_cols = if tb { k } else { n };
+            for i in 0..m {
+                for j in 0..n {
+                    let want: f64 = (0..k)
+                        .map(|l| at(&a, a_cols, ta, i, l) * at(&b, b_cols, tb, l, j))
+                        .sum();
+                    assert!((out[i * n + j] - want).abs() < 1e-12, "{ta} {tb} [{i},{j}]");
+                }
+            }
+        }
+        // An empty inner dimension gives zeros, whatever `out` held.
+        let mut out = vec![f64::NAN; 6];
+        matmul(&[], &[], &mut out, (2, 0, 3), (false, false));
+        assert_eq!(out, vec![0.0; 6]);
+    }
+
+    #[test]
+    fn axis_sums_add_each_lane_in_order() {
+        // [2, 3, 4] summed along the middle axis: out[o, i] = Σ_l a[o, l, i].
+        let a: Vec<f64> = (0..24).map(|x| f64::from(x) * 0.5 - 3.0).collect();
+        let mut out = vec![f64::NAN; 8];
+        sum_axis(&a, &mut out, (2, 3, 4));
+        for o in 0..2 {
+            for i in 0..4 {
+                let lane = (0..3).map(|l| a[(o * 3 + l) * 4 + i]);
+                let want = lane.fold(0.0, |s, x| s + x);
+                assert_eq!(out[o * 4 + i].to_bits(), want.to_bits());
+            }
+        }
+        // The last axis (inner = 1) and a lane that must round in order.
+        let b = [1e16, 1.0, -1e16, 1.0];
+        let mut one = [f64::NAN];
+        sum_axis(&b, &mut one, (1, 4, 1));
+        assert_eq!(one[0], ((1e16 + 1.0) - 1e16) + 1.0);
+    }
+
+    #[test]
+    fn expand_and_gather_move_whole_rows() {
+        let a: Vec<u8> = (0..6).collect();
+        let mut out = vec![0u8; 18];
+        expand(&a, &mut out, (2, 3, 3));
+        assert_eq!(out, [0, 1, 2, 0, 1, 2, 0, 1, 2, 3, 4, 5, 3, 4, 5, 3, 4, 5]);
+        let mut rows = vec![0u8; 6];
+        assert_eq!(gather(&a, &[1, 0, 1], &mut rows, 2), Ok(()));
+        assert_eq!(rows, [2, 3, 0, 1, 2, 3]);
+        assert_eq!(gather(&a, &[0, 3], &mut rows, 2), Err(3));
+        assert_eq!(gather(&a, &[-1], &mut rows, 2), Err(-1));
     }
 }

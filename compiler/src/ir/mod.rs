@@ -122,6 +122,15 @@ pub enum OpKind {
     /// `args` are the distribution's parameters, then the indices of the
     /// enclosing loops; the stream of randomness is keyed by the run, the
     /// site, the sub-stream and the indices.
+    ///
+    /// A *batched* draw (`batch = n > 0`, made by vmap from a draw in the
+    /// body of a loop of `n` iterations) is `n` draws at once: every
+    /// parameter has a leading axis of `n` rows, each index is an `i64`
+    /// (the same in every row) or an `i64[n]` (one per row), and the
+    /// result has a leading axis of `n` whose row `j` is exactly the draw
+    /// of the unbatched operation given row `j` of each parameter and
+    /// element `j` of each `i64[n]` index — the same stream, so the same
+    /// numbers as the loop.
     Draw {
         /// The distribution.
         dist: DistKind,
@@ -131,6 +140,8 @@ pub enum OpKind {
         stream: u32,
         /// How many of the arguments are distribution parameters.
         num_params: u32,
+        /// `0` for one draw, else the number of rows of a batched draw.
+        batch: u32,
     },
     /// The value of an `enum` site in the current run (after ADEV): the
     /// value the run is forced to, or else the first value of the support,

@@ -134,7 +134,17 @@ pub(super) fn op_head(op: &Op) -> String {
             site,
             stream,
             num_params,
+            batch: 0,
         } => format!("draw<{dist}, site={site}, stream={stream}, params={num_params}>"),
+        OpKind::Draw {
+            dist,
+            site,
+            stream,
+            num_params,
+            batch,
+        } => format!(
+            "draw<{dist}, site={site}, stream={stream}, params={num_params}, batch={batch}>"
+        ),
         OpKind::EnumValue { site, boolean } => {
             if *boolean {
                 format!("enum_value<site={site}, bool>")

@@ -546,12 +546,18 @@ impl Reader<'_, '_, '_> {
                 let stream = lx.keyed("stream")? as u32;
                 lx.expect(',')?;
                 let num_params = lx.keyed("params")? as u32;
+                let batch = if lx.eat(',') {
+                    lx.keyed("batch")? as u32
+                } else {
+                    0
+                };
                 lx.expect('>')?;
                 OpKind::Draw {
                     dist,
                     site,
                     stream,
                     num_params,
+                    batch,
                 }
             }
             "enum_value" => {

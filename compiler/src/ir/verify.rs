@@ -228,6 +228,47 @@ impl Verifier<'_> {
                 }
             }
             OpKind::Draw {
+                dist,
+                num_params,
+                batch,
+                ..
+            } if *batch > 0 => {
+                // Row types: each parameter and the result without its
+                // leading axis of `batch` rows; indices scalar or per row.
+                let n = *batch as usize;
+                let np = *num_params as usize;
+                if np != dist.param_kinds().len() || arg_types.len() < np {
+                    return self.fail(id, op, "wrong number of distribution parameters");
+                }
+                let row = |t: &Type| {
+                    (t.shape.first() == Some(&n))
+                        .then(|| Type::tensor(t.elem, t.shape[1..].to_vec()))
+                };
+                let (Some(params), Some(result)) = (
+                    arg_types[..np].iter().map(row).collect::<Option<Vec<_>>>(),
+                    result_types.iter().map(row).collect::<Option<Vec<_>>>(),
+                ) else {
+                    return self.fail(
+                        id,
+                        op,
+                        format!("the parameters and the result of a draw batched {n} times need a leading axis of {n}"),
+                    );
+                };
+                self.check_dist_params(id, op, *dist, &params)?;
+                let per_row = Type::tensor(Elem::I64, vec![n]);
+                if arg_types[np..]
+                    .iter()
+                    .any(|t| *t != Type::i64() && *t != per_row)
+                {
+                    return self.fail(
+                        id,
+                        op,
+                        format!("the indices of a batched draw must be i64 or i64[{n}]"),
+                    );
+                }
+                self.check_dist_value(id, op, *dist, &params, &result)?;
+            }
+            OpKind::Draw {
                 dist, num_params, ..
             }
             | OpKind::MvdValue {

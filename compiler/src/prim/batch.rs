@@ -35,7 +35,7 @@
 //! costs the speed-up.
 
 use super::{AxisReduction, GuardKind, Prim};
-use crate::ir::{Builder, Type, ValueId};
+use crate::ir::{Builder, OpKind, Type, ValueId};
 use std::sync::Arc;
 
 /// An operand of a batched primitive.
@@ -358,6 +358,56 @@ fn leading(n: usize, shape: &[usize]) -> Vec<usize> {
     s.push(n);
     s.extend_from_slice(shape);
     s
+}
+
+/// The batching rule of a keyed `draw` (not a primitive, but batched the
+/// same way): a draw with `batch = n` whose parameters are materialized
+/// with a leading axis and whose loop indices stay scalars or become
+/// `i64[n]` — row `j` is then exactly iteration `j`'s draw, on the same
+/// stream. `kind` is an unbatched draw with operands `args` of unbatched
+/// types `types` and result type `result`.
+pub fn draw(
+    b: &mut Builder,
+    ctx: &mut Batching,
+    kind: &OpKind,
+    args: &[Operand],
+    types: &[Type],
+    result: &Type,
+) -> Result<ValueId, NoRule> {
+    let &OpKind::Draw {
+        dist,
+        site,
+        stream,
+        num_params,
+        batch: 0,
+    } = kind
+    else {
+        return Err(NoRule("only unbatched draws are batched".into()));
+    };
+    let np = num_params as usize;
+    let mut operands = Vec::with_capacity(args.len());
+    for (k, (&arg, ty)) in args.iter().zip(types).enumerate() {
+        operands.push(match arg {
+            Operand::Unbatched(v) if k >= np => v,
+            other => ctx.materialize(b, other, ty),
+        });
+    }
+    let n = ctx.n;
+    let mut shape = vec![n];
+    shape.extend_from_slice(&result.shape);
+    let batched = OpKind::Draw {
+        dist,
+        site,
+        stream,
+        num_params,
+        batch: u32::try_from(n).map_err(|_| NoRule(format!("a batch of {n} draws")))?,
+    };
+    Ok(b.push(
+        batched,
+        operands,
+        vec![Type::tensor(result.elem, shape)],
+        vec![],
+    )[0])
 }
 
 /// An elementwise primitive: every operand spread to the batched shape.

@@ -31,6 +31,9 @@ struct Folder<'s> {
     consts: HashMap<ValueId, Scalar>,
     /// Scoped tables of emitted pure primitives: key → value.
     shared: Vec<HashMap<(String, Vec<ValueId>), ValueId>>,
+    /// The `for` loops of the source by their carried results: value →
+    /// (loop, carry position).
+    carried: HashMap<ValueId, (crate::ir::OpId, usize)>,
 }
 
 fn const_of(prim: &Prim) -> Option<Scalar> {
@@ -144,7 +147,7 @@ impl Folder<'_> {
             };
             env.insert(op.results[0], v);
         } else if let OpKind::For { stacked } = op.kind
-            && let Some(loop_op) = without_pass_through_carries(op)
+            && let Some(loop_op) = self.without_pass_through_carries(op)
         {
             // A carry the body yields unchanged holds its initial value in
             // every iteration and after the loop: the body's parameter and
@@ -192,13 +195,39 @@ struct LoopWithoutPassThrough {
     dropped: Vec<(ValueId, ValueId, usize)>,
 }
 
-/// `op`, a `for` loop, without the carries its body yields unchanged, if
-/// it has any.
-fn without_pass_through_carries(op: &Op) -> Option<LoopWithoutPassThrough> {
+impl Folder<'_> {
+    /// `v` seen through the loops that pass it through: the final carry of
+    /// a loop whose body yields that carry unchanged (at any depth — the
+    /// lowering threads accumulators through nested loops, so an outer
+    /// loop passes a carry through only because its inner loops do) is the
+    /// carry's initial value.
+    fn passed_through(&self, mut v: ValueId) -> ValueId {
+        while let Some(&(id, k)) = self.carried.get(&v) {
+            let op = self.src.op(id);
+            let body = &op.regions[0];
+            if self.passed_through(body.results[k]) != body.params[1 + k] {
+                break;
+            }
+            v = op.args[2 + k];
+        }
+        v
+    }
+
+    /// `op`, a `for` loop, without the carries its body yields unchanged
+    /// (directly or through inner loops), if it has any.
+    fn without_pass_through_carries(&self, op: &Op) -> Option<LoopWithoutPassThrough> {
+        let body = &op.regions[0];
+        let pass = |k: usize| self.passed_through(body.results[k]) == body.params[1 + k];
+        without_carries(op, pass)
+    }
+}
+
+/// `op`, a `for` loop, without the carries `pass` selects, if it selects
+/// any.
+fn without_carries(op: &Op, pass: impl Fn(usize) -> bool) -> Option<LoopWithoutPassThrough> {
     let body = &op.regions[0];
     let n_carry = op.args.len() - 2;
-    let pass = |k: usize| body.results[k] == body.params[1 + k];
-    if !(0..n_carry).any(pass) {
+    if !(0..n_carry).any(&pass) {
         return None;
     }
     let mut out = LoopWithoutPassThrough {
@@ -380,10 +409,19 @@ pub fn eliminate_dead_code(f: &Function) -> Function {
 pub fn fold(f: &Function) -> Function {
     let mut out = Function::new(f.name.clone());
     let mut b = Builder::new(&mut out);
+    let mut carried = HashMap::new();
+    f.walk_ops(|id, op| {
+        if let OpKind::For { .. } = op.kind {
+            for k in 0..op.args.len() - 2 {
+                carried.insert(op.results[k], (id, k));
+            }
+        }
+    });
     let mut folder = Folder {
         src: f,
         consts: HashMap::new(),
         shared: Vec::new(),
+        carried,
     };
     let mut env = Env::new();
     let body = folder.region(&mut b, &f.body, &mut env);

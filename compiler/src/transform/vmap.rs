@@ -10,10 +10,10 @@
 //!
 //! 1. **Which loops.** A `for` loop is batched when its bounds are integer
 //!    constants with `lo < hi`, its stacked outputs have the static length
-//!    `hi − lo`, its body holds only primitives (no nested control flow, no
-//!    draws or other effects — keyed draws would need a batched draw that
-//!    reproduces each iteration's stream, which the runtime does not have
-//!    yet), and its iterations are independent. Independence is a property
+//!    `hi − lo`, its body holds only primitives, keyed draws and pure
+//!    nested control flow (no enum or mvd sites, whose events the
+//!    estimator driver records one by one), and its iterations are
+//!    independent. Independence is a property
 //!    of the carries: each carry either passes through unchanged or is
 //!    updated as `carry' = carry + term₁ + ... + termₖ` — a chain of `add`s
 //!    in any association and operand order, as a plate's body adds one
@@ -28,9 +28,15 @@
 //!    computed. The loop index itself is `0, 1, ..., n − 1` (plus `lo`),
 //!    kept symbolic so that `index t, k` with `t` of `n` rows is `t`
 //!    itself. An operation none of whose operands is batched is copied
-//!    as it is (it computes the same value in every iteration). An operation
+//!    as it is (it computes the same value in every iteration); so is a
+//!    nested `for` or `if` that uses no batched value — it runs once
+//!    instead of `n` times (a top-level `let` of a comprehension is inlined
+//!    at its uses, so data tables often sit in a plate's body this way);
+//!    one that does keeps the loop a loop. An operation
 //!    with a batched operand is emitted by its primitive's batching rule
-//!    (`prim/batch.rs`). If some primitive has no rule for its operands the
+//!    (`prim/batch.rs`); a keyed draw — whose indices include the loop
+//!    index — becomes one batched draw (`batch::draw`) whose row `j` is
+//!    iteration `j`'s draw, from the same stream. If some primitive has no rule for its operands the
 //!    emitted operations are abandoned (left unreachable in the arena) and
 //!    the loop is copied unchanged: a missing rule costs speed, never
 //!    correctness, and never an error.
@@ -47,7 +53,7 @@
 //! Each batched loop's body is emitted before the loop's position is left,
 //! so the output keeps the source's order of effects outside the loop.
 
-use super::{Env, copy_op, enter_origin, lookup};
+use super::{Env, copy_op, enter_origin, free_vars, lookup};
 use crate::ir::{Builder, Function, Op, OpId, OpKind, Region, ValueId};
 use crate::prim::Prim;
 use crate::prim::batch::{self, Batching, NoRule, Operand};
@@ -162,10 +168,17 @@ impl Vmap<'_> {
         let mut defined_by = HashMap::new();
         for &id in &body.ops {
             let op = self.src.op(id);
-            if !matches!(op.kind, OpKind::Prim(_)) {
+            let allowed = match op.kind {
+                OpKind::Prim(_) | OpKind::Draw { batch: 0, .. } => true,
+                OpKind::For { .. } | OpKind::If => self.is_pure(op),
+                _ => false,
+            };
+            if !allowed {
                 return None;
             }
-            defined_by.insert(op.results[0], id);
+            for &r in &op.results {
+                defined_by.insert(r, id);
+            }
         }
         // Classify the carries: follow each yield back through `add`s to
         // its carry param; the other operands met on the way are its terms.
@@ -223,7 +236,7 @@ impl Vmap<'_> {
                     return None;
                 }
                 tainted.insert(op.results[0]);
-            } else if op.args.iter().any(|a| tainted.contains(a)) {
+            } else if self.inputs(op).iter().any(|a| tainted.contains(a)) {
                 return None;
             }
         }
@@ -238,11 +251,38 @@ impl Vmap<'_> {
         let mut depends = HashSet::from([param]);
         for &id in &body.ops {
             let op = self.src.op(id);
-            if op.args.iter().any(|a| depends.contains(a)) {
+            if self.inputs(op).iter().any(|a| depends.contains(a)) {
                 depends.extend(op.results.iter().copied());
             }
         }
         depends
+    }
+
+    /// The values `op` reads: its operands and, for an `if` or `for`, the
+    /// values its regions use from outside it.
+    fn inputs(&self, op: &Op) -> Vec<ValueId> {
+        let mut inputs = op.args.clone();
+        if !op.regions.is_empty() {
+            inputs.extend(free_vars(self.src, op));
+        }
+        inputs
+    }
+
+    /// Whether `op`'s regions hold only primitives and pure control flow
+    /// (no draws or other effects), so that an `if` or `for` inside a
+    /// batched body which does not depend on the loop index may run once
+    /// instead of once per iteration.
+    fn is_pure(&self, op: &Op) -> bool {
+        op.regions.iter().all(|r| {
+            r.ops.iter().all(|&id| {
+                let inner = self.src.op(id);
+                match inner.kind {
+                    OpKind::Prim(_) => true,
+                    OpKind::For { .. } | OpKind::If => self.is_pure(inner),
+                    _ => false,
+                }
+            })
+        })
     }
 
     /// Emits `op` without its loop if it is batchable and every primitive
@@ -308,22 +348,31 @@ impl Vmap<'_> {
                 continue;
             }
             let inner = self.src.op(id);
-            let OpKind::Prim(prim) = &inner.kind else {
-                unreachable!("batchable loops hold only primitives")
-            };
+            let invariant = self
+                .inputs(inner)
+                .iter()
+                .all(|&a| matches!(operand(&operands, &env, a), Operand::Unbatched(_)));
+            if invariant {
+                copy_op(b, self.src, inner, &mut env);
+                continue;
+            }
+            if !inner.regions.is_empty() {
+                return Err(NoRule(
+                    "a nested loop or branch depends on the loop index".into(),
+                ));
+            }
             let args: Vec<Operand> = inner
                 .args
                 .iter()
                 .map(|&a| operand(&operands, &env, a))
                 .collect();
-            if args.iter().all(|a| matches!(a, Operand::Unbatched(_))) {
-                copy_op(b, self.src, inner, &mut env);
-                continue;
-            }
             let types: Vec<_> = inner.args.iter().map(|&a| self.src.ty(a).clone()).collect();
             let result = self.src.ty(inner.results[0]).clone();
             let saved = enter_origin(b, self.src, inner);
-            let v = batch::batch(b, &mut ctx, prim, &args, &types, &result);
+            let v = match &inner.kind {
+                OpKind::Prim(prim) => batch::batch(b, &mut ctx, prim, &args, &types, &result),
+                draw => batch::draw(b, &mut ctx, draw, &args, &types, &result),
+            };
             b.set_origin(saved);
             operands.insert(inner.results[0], Operand::Batched(v?));
         }

@@ -7,7 +7,7 @@
 //! itself) and the `mvd` sites it sampled, so the driver can schedule the
 //! sibling runs that enumeration and measure-valued derivatives need.
 
-use super::Interp;
+use super::{Interp, kernels};
 use crate::dist::{Dist, DistArg, DistValue, Independent, TensorArg, sample_binomial_split};
 use crate::rng::RunKey;
 use crate::value::{Tensor, Value};
@@ -221,6 +221,42 @@ fn draw(
     Ok(value_of(dist.sample(&mut rng)))
 }
 
+/// A batched draw (see `OpKind::Draw`): row `j` is what [`draw`] gives
+/// for row `j` of each of `params` and element `j` of each `i64[n]` of
+/// `indices` (scalar indices are the same in every row), on
+/// `(site, stream)`.
+fn batched_draw(
+    ctx: &RunContext,
+    kind: DistKind,
+    (params, indices): (&[&Value], &[&Value]),
+    (site, stream): (u32, u32),
+    result_ty: &Type,
+) -> Result<Value, String> {
+    let n = result_ty.shape.first().copied().unwrap_or(0);
+    let row_ty = Type::tensor(result_ty.elem, result_ty.shape[1..].to_vec());
+    let mut rows = Vec::with_capacity(n);
+    for j in 0..n as i64 {
+        let row_params = params
+            .iter()
+            .map(|p| kernels::index(p, j))
+            .collect::<Result<Vec<_>, _>>()?;
+        let row_indices = indices
+            .iter()
+            .map(|v| match v {
+                Value::T(_) => kernels::index(v, j)?
+                    .as_i64()
+                    .ok_or_else(|| "internal error: a non-integer draw index".to_string()),
+                other => other
+                    .as_i64()
+                    .ok_or_else(|| "internal error: a non-integer draw index".to_string()),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let refs: Vec<&Value> = row_params.iter().collect();
+        rows.push(draw(ctx, kind, &refs, site, stream, &row_indices, &row_ty)?);
+    }
+    kernels::stack(&rows, result_ty)
+}
+
 /// An mvd site's draw: the value, the alternatives, `aux` and the number
 /// of elements of the differentiated parameter.
 type MvdDraw = (Value, Vec<Value>, f64, usize);
@@ -384,8 +420,18 @@ pub(crate) fn eval_effect(
             site,
             stream,
             num_params,
+            batch,
         } => {
             let np = *num_params as usize;
+            if *batch > 0 {
+                return batched_draw(
+                    ctx,
+                    *dist,
+                    (&vals[..np], &vals[np..]),
+                    (*site, *stream),
+                    result_ty,
+                );
+            }
             let indices = indices_of(&vals[np..]);
             draw(
                 &*ctx,

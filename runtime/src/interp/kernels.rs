@@ -195,7 +195,7 @@ fn value_of_f64(a: ArrayD<f64>) -> Value {
     }
 }
 
-fn index(t: &Value, i: i64) -> KResult {
+pub(crate) fn index(t: &Value, i: i64) -> KResult {
     let Value::T(t) = t else {
         return Err("index of a scalar".into());
     };

@@ -214,22 +214,32 @@ fn matrix(v: &Value) -> Result<ArrayView2<'_, f64>, String> {
         .map_err(|e| e.to_string())
 }
 
-/// `op(a) · op(b)` with ndarray's `dot` (a matrixmultiply GEMM, which
-/// reads the transposed views through their strides without copying).
+/// `op(a) · op(b)` by the GEMM the JIT calls too (`linalg::matmul`).
 fn matmul(a: &Value, b: &Value, transpose_a: bool, transpose_b: bool) -> KResult {
     let (a, b) = (matrix(a)?, matrix(b)?);
-    let a = if transpose_a { a.reversed_axes() } else { a };
-    let b = if transpose_b { b.reversed_axes() } else { b };
-    if a.ncols() != b.nrows() {
+    let (ta, tb) = (
+        if transpose_a { a.t() } else { a.view() },
+        if transpose_b { b.t() } else { b.view() },
+    );
+    let (m, k, n) = (ta.nrows(), ta.ncols(), tb.ncols());
+    if k != tb.nrows() {
         return Err(format!(
-            "matmul of a {}×{} and a {}×{} matrix does not fit",
-            a.nrows(),
-            a.ncols(),
-            b.nrows(),
-            b.ncols()
+            "matmul of a {m}×{k} and a {}×{n} matrix does not fit",
+            tb.nrows(),
         ));
     }
-    Ok(f64::value(a.dot(&b).into_dyn()))
+    // The operands' row-major elements as stored (the kernel applies the
+    // transposes).
+    let data = |x: &ArrayView2<'_, f64>| -> Vec<f64> { x.iter().copied().collect() };
+    let mut out = vec![0.0; m * n];
+    crate::linalg::matmul(
+        &data(&a),
+        &data(&b),
+        &mut out,
+        (m, k, n),
+        (transpose_a, transpose_b),
+    );
+    Ok(f64::value(from_elements(&[m, n], out.into_iter())?))
 }
 
 /// `t` with `v[j]` added to row `idx[j]`, in order of `j`.
@@ -259,6 +269,18 @@ fn reduce(op: AxisReduction, axis: usize, v: &Value) -> KResult {
         return Ok(i64::value(out));
     }
     let a = array::<f64>(v)?;
+    if op == AxisReduction::Sum {
+        // The kernel the JIT calls, on the row-major elements.
+        let shape = a.shape();
+        let outer: usize = shape[..axis].iter().product();
+        let inner: usize = shape[axis + 1..].iter().product();
+        let data: Vec<f64> = a.iter().copied().collect();
+        let mut out = vec![0.0; outer * inner];
+        crate::linalg::sum_axis(&data, &mut out, (outer, shape[axis], inner));
+        let mut out_shape = shape.to_vec();
+        out_shape.remove(axis);
+        return Ok(f64::value(from_elements(&out_shape, out.into_iter())?));
+    }
     let out = a.map_axis(Axis(axis), |lane| match op {
         AxisReduction::Sum => sum_in_order(lane.iter().copied()),
         AxisReduction::LogSumExp => special::log_sum_exp(&lane.to_vec()),

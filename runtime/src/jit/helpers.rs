@@ -343,6 +343,94 @@ pub(super) extern "C" fn outer(a: *const f64, b: *const f64, out: *mut f64, n: u
     crate::linalg::outer(a, b, out);
 }
 
+/// `out = op(a) · op(b)` of shape `[m, n]` by the interpreter's GEMM
+/// (`linalg::matmul`); bit 0 of `flags` transposes `a`, bit 1 `b`.
+pub(super) extern "C" fn matmul(
+    a: *const f64,
+    b: *const f64,
+    out: *mut f64,
+    m: u64,
+    k: u64,
+    n: u64,
+    flags: u32,
+) {
+    let (m, k, n) = (m as usize, k as usize, n as usize);
+    // SAFETY: as for `matvec`: the operands hold `m·k` and `k·n` elements,
+    // the result's slot `m·n`.
+    let (a, b, out) = unsafe {
+        (
+            std::slice::from_raw_parts(a, m * k),
+            std::slice::from_raw_parts(b, k * n),
+            std::slice::from_raw_parts_mut(out, m * n),
+        )
+    };
+    crate::linalg::matmul(a, b, out, (m, k, n), (flags & 1 != 0, flags & 2 != 0));
+}
+
+/// The sum of `a` (`[outer, len, inner]`) along its middle axis into `out`
+/// (`linalg::sum_axis`).
+pub(super) extern "C" fn sum_axis(a: *const f64, out: *mut f64, outer: u64, len: u64, inner: u64) {
+    let (outer, len, inner) = (outer as usize, len as usize, inner as usize);
+    // SAFETY: as for `matvec`.
+    let (a, out) = unsafe {
+        (
+            std::slice::from_raw_parts(a, outer * len * inner),
+            std::slice::from_raw_parts_mut(out, outer * inner),
+        )
+    };
+    crate::linalg::sum_axis(a, out, (outer, len, inner));
+}
+
+/// `expand`: each of the `outer` blocks of `block` bytes of `a` repeated
+/// `n` times into `out` (`linalg::expand`).
+pub(super) extern "C" fn expand(a: *const u8, out: *mut u8, outer: u64, n: u64, block: u64) {
+    let (outer, n, block) = (outer as usize, n as usize, block as usize);
+    // SAFETY: as for `matvec`, in bytes.
+    let (a, out) = unsafe {
+        (
+            std::slice::from_raw_parts(a, outer * block),
+            std::slice::from_raw_parts_mut(out, outer * n * block),
+        )
+    };
+    crate::linalg::expand(a, out, (outer, n, block));
+}
+
+/// `gather`: rows `idx[0..n_idx]` (of `row` bytes) of the `t_bytes` bytes
+/// at `t` into `out`; an index out of range fails with `index`'s message.
+#[allow(clippy::too_many_arguments)]
+pub(super) extern "C" fn gather(
+    rt: *mut Rt,
+    fail_index: u32,
+    t: *const u8,
+    t_bytes: u64,
+    idx: *const i64,
+    n_idx: u64,
+    out: *mut u8,
+    row: u64,
+) -> i32 {
+    let (row, n_idx) = (row as usize, n_idx as usize);
+    // SAFETY: as for `matvec`; `rt` as in `scalar_checked`.
+    let (t, idx, out) = unsafe {
+        (
+            std::slice::from_raw_parts(t, t_bytes as usize),
+            std::slice::from_raw_parts(idx, n_idx),
+            std::slice::from_raw_parts_mut(out, n_idx * row),
+        )
+    };
+    match crate::linalg::gather(t, idx, out, row) {
+        Ok(()) => 0,
+        Err(i) => {
+            let len = t.len().checked_div(row).unwrap_or(0);
+            let rt = unsafe { &mut *rt };
+            fail(
+                rt,
+                fail_index,
+                format!("index {i} is out of range for length {len}"),
+            )
+        }
+    }
+}
+
 /// A tensor primitive evaluated by the interpreter's kernel: `args` holds
 /// one word per operand, the result is written to `out`.
 pub(super) extern "C" fn tensor_prim(

@@ -20,11 +20,11 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module, default_libcall_names};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::mem::offset_of;
 use vprog_compiler::dist::DistKind;
 use vprog_compiler::ir::{Elem, Function, Op, OpId, OpKind, Region, Type, ValueId};
-use vprog_compiler::prim::{GuardKind, Prim};
+use vprog_compiler::prim::{AxisReduction, GuardKind, Prim};
 
 /// What compiling produced.
 pub(super) struct Compiled {
@@ -77,6 +77,10 @@ struct Lowering<'a, 'b> {
     rt: Value,
     error_block: Block,
     sigs: HashMap<(Vec<CType>, Vec<CType>), SigRef>,
+    /// The operations that read each value (at any depth), and the values
+    /// some region yields: what a fused loop must still store.
+    users: HashMap<ValueId, Vec<OpId>>,
+    yielded: HashSet<ValueId>,
 }
 
 const PTR: CType = types::I64;
@@ -247,17 +251,59 @@ impl Lowering<'_, '_> {
 
     // ---- operations -----------------------------------------------------------
 
+    /// Lowers a region's operations in order, except that runs of
+    /// elementwise tensor operations of one size are fused into one loop
+    /// (`fused`). Constants met inside a run are emitted before its loop
+    /// (they read nothing and cannot fail); any other operation ends the
+    /// run.
     fn region_ops(&mut self, region: &Region) -> Result<(), Unsupported> {
+        let mut run: Vec<OpId> = Vec::new();
+        let mut run_len = 0;
         for &id in &region.ops {
+            let op = self.f.op(id);
+            if let Some(n) = self.fusible(op) {
+                if n != run_len {
+                    self.fused(&std::mem::take(&mut run))?;
+                }
+                run_len = n;
+                run.push(id);
+                continue;
+            }
+            let constant = matches!(
+                op.kind,
+                OpKind::Prim(
+                    Prim::ConstF64(_)
+                        | Prim::ConstI64(_)
+                        | Prim::ConstBool(_)
+                        | Prim::ConstTensor { .. }
+                )
+            );
+            if !constant {
+                self.fused(&std::mem::take(&mut run))?;
+            }
             self.op(id)?;
         }
-        Ok(())
+        self.fused(&run)
+    }
+
+    /// The element count of `op` if it is an elementwise primitive on
+    /// tensors that a fused loop may compute: no integer operands or
+    /// result, whose checks could fail in another order once fused.
+    fn fusible(&self, op: &Op) -> Option<usize> {
+        let OpKind::Prim(p) = &op.kind else {
+            return None;
+        };
+        let rty = self.f.ty(op.results[0]);
+        let integer =
+            rty.elem == Elem::I64 || op.args.iter().any(|&a| self.f.ty(a).elem == Elem::I64);
+        (p.is_elementwise() && !rty.is_scalar() && !integer)
+            .then(|| rty.num_elements().unwrap_or(0))
     }
 
     fn op(&mut self, id: OpId) -> Result<(), Unsupported> {
         let op = self.f.op(id);
         match &op.kind {
-            OpKind::Prim(p) => self.prim(op, p),
+            OpKind::Prim(p) => self.prim(id, op, p),
             OpKind::If => self.if_op(op),
             OpKind::For { stacked } => self.for_op(id, op, *stacked as usize),
             OpKind::Draw { .. }
@@ -488,6 +534,7 @@ impl Lowering<'_, '_> {
             site,
             stream,
             num_params: 2,
+            batch: 0,
         } = op.kind
             && op.args[..2].iter().all(|&a| self.f.ty(a).is_scalar())
         {
@@ -528,6 +575,7 @@ impl Lowering<'_, '_> {
             site,
             stream,
             num_params,
+            batch: 0,
         } = op.kind
         {
             let np = num_params as usize;
@@ -607,7 +655,26 @@ impl Lowering<'_, '_> {
         Ok(())
     }
 
-    fn prim(&mut self, op: &Op, p: &Prim) -> Result<(), Unsupported> {
+    /// `r` (a tensor) with every element the scalar operand of `op`
+    /// (`broadcast`, or `expand` of a scalar).
+    fn fill(&mut self, op: &Op) -> Result<(), Unsupported> {
+        let r = op.results[0];
+        let rty = self.f.ty(r).clone();
+        let x = self.s(op.args[0])?;
+        let dst = self.slot(r)?;
+        let n = rty.num_elements().unwrap_or(0) as i64;
+        let eb = elem_bytes(rty.elem);
+        self.for_each(n, |l, k| {
+            let off = l.b.ins().imul_imm_s(k, eb);
+            let d = l.b.ins().iadd(dst, off);
+            l.store(x, d, 0);
+            Ok(())
+        })?;
+        self.vals.insert(r, V::T(dst));
+        Ok(())
+    }
+
+    fn prim(&mut self, id: OpId, op: &Op, p: &Prim) -> Result<(), Unsupported> {
         let r = op.results[0];
         let rty = self.f.ty(r).clone();
         match p {
@@ -640,19 +707,8 @@ impl Lowering<'_, '_> {
                 let v = self.vals[&op.args[0]];
                 self.vals.insert(r, v);
             }
-            Prim::Broadcast(_) | Prim::BroadcastLike => {
-                let x = self.s(op.args[0])?;
-                let dst = self.slot(r)?;
-                let n = rty.num_elements().unwrap_or(0) as i64;
-                let eb = elem_bytes(rty.elem);
-                self.for_each(n, |l, k| {
-                    let off = l.b.ins().imul_imm_s(k, eb);
-                    let d = l.b.ins().iadd(dst, off);
-                    l.store(x, d, 0);
-                    Ok(())
-                })?;
-                self.vals.insert(r, V::T(dst));
-            }
+            Prim::Broadcast(_) | Prim::BroadcastLike => self.fill(op)?,
+            Prim::Expand { .. } if self.f.ty(op.args[0]).is_scalar() => self.fill(op)?,
             Prim::Pack => {
                 let dst = self.slot(r)?;
                 let ety = self.f.ty(op.args[0]).clone();
@@ -853,6 +909,114 @@ impl Lowering<'_, '_> {
                 );
                 self.vals.insert(r, V::T(out));
             }
+            Prim::MatMul {
+                transpose_a,
+                transpose_b,
+            } if rty.elem == Elem::F64 => {
+                let (a, b) = (self.t(op.args[0])?, self.t(op.args[1])?);
+                let a_shape = &self.f.ty(op.args[0]).shape;
+                let k = if *transpose_a { a_shape[0] } else { a_shape[1] };
+                let dims = [rty.shape[0], k, rty.shape[1]];
+                let flags = i64::from(*transpose_a) | (i64::from(*transpose_b) << 1);
+                let out = self.slot(r)?;
+                let mut args = vec![a, b, out];
+                for d in dims {
+                    args.push(self.b.ins().iconst(types::I64, d as i64));
+                }
+                args.push(self.b.ins().iconst(types::I32, flags));
+                self.call(
+                    h::matmul as *const () as usize,
+                    &[
+                        PTR,
+                        PTR,
+                        PTR,
+                        types::I64,
+                        types::I64,
+                        types::I64,
+                        types::I32,
+                    ],
+                    &[],
+                    &args,
+                );
+                self.vals.insert(r, V::T(out));
+            }
+            Prim::Reduce {
+                op: AxisReduction::Sum,
+                axis,
+            } if rty.elem == Elem::F64 => {
+                let a = self.t(op.args[0])?;
+                let shape = &self.f.ty(op.args[0]).shape;
+                let dims = [
+                    shape[..*axis].iter().product::<usize>(),
+                    shape[*axis],
+                    shape[axis + 1..].iter().product::<usize>(),
+                ];
+                let out = self.out_place(r)?;
+                let mut args = vec![a, out.0];
+                for d in dims {
+                    args.push(self.b.ins().iconst(types::I64, d as i64));
+                }
+                self.call(
+                    h::sum_axis as *const () as usize,
+                    &[PTR, PTR, types::I64, types::I64, types::I64],
+                    &[],
+                    &args,
+                );
+                self.result_from(r, out.0, out.1);
+            }
+            Prim::Expand { axis, n } => {
+                let a = self.t(op.args[0])?;
+                let shape = &self.f.ty(op.args[0]).shape;
+                let outer = shape[..*axis].iter().product::<usize>();
+                let block =
+                    shape[*axis..].iter().product::<usize>() * elem_bytes(rty.elem) as usize;
+                let out = self.slot(r)?;
+                let mut args = vec![a, out];
+                for d in [outer, *n, block] {
+                    args.push(self.b.ins().iconst(types::I64, d as i64));
+                }
+                self.call(
+                    h::expand as *const () as usize,
+                    &[PTR, PTR, types::I64, types::I64, types::I64],
+                    &[],
+                    &args,
+                );
+                self.vals.insert(r, V::T(out));
+            }
+            Prim::Gather => {
+                let (t, idx) = (self.t(op.args[0])?, self.t(op.args[1])?);
+                let t_ty = self.f.ty(op.args[0]).clone();
+                let n_idx = self.f.ty(op.args[1]).num_elements().unwrap_or(0);
+                let t_bytes = byte_size(&t_ty).unwrap_or(0);
+                let row = t_bytes / t_ty.shape[0].max(1);
+                let fail = self.failure(op, None, rty.clone());
+                let out = self.slot(r)?;
+                let mut args = vec![self.rt];
+                args.push(self.b.ins().iconst(types::I32, fail as i64));
+                args.push(t);
+                args.push(self.b.ins().iconst(types::I64, t_bytes as i64));
+                args.push(idx);
+                args.push(self.b.ins().iconst(types::I64, n_idx as i64));
+                args.push(out);
+                args.push(self.b.ins().iconst(types::I64, row as i64));
+                let status = self.call(
+                    h::gather as *const () as usize,
+                    &[
+                        PTR,
+                        types::I32,
+                        PTR,
+                        types::I64,
+                        PTR,
+                        types::I64,
+                        PTR,
+                        types::I64,
+                    ],
+                    &[types::I32],
+                    &args,
+                )[0];
+                self.check_status(status);
+                self.vals.insert(r, V::T(out));
+            }
             Prim::TriSolve { .. }
             | Prim::Tril
             | Prim::Diagonal
@@ -862,10 +1026,8 @@ impl Lowering<'_, '_> {
             | Prim::Reshape(_)
             | Prim::Concat
             | Prim::Slice { .. }
-            | Prim::Gather
             | Prim::ScatterAdd
-            | Prim::Reduce { .. }
-            | Prim::Expand { .. } => {
+            | Prim::Reduce { .. } => {
                 let fail = self.failure(op, None, rty.clone());
                 self.meta.tensor_calls.push(TensorCall {
                     prim: p.clone(),
@@ -921,7 +1083,7 @@ impl Lowering<'_, '_> {
                     let v = self.scalar(op, p, &args, &elems, rty.elem)?;
                     self.vals.insert(r, V::S(v));
                 } else {
-                    self.elementwise(op, p, &rty)?;
+                    self.fused(&[id])?;
                 }
             }
             other => return unsupported(format!("the primitive `{}`", other.name())),
@@ -1007,35 +1169,73 @@ impl Lowering<'_, '_> {
         Ok(())
     }
 
-    fn elementwise(&mut self, op: &Op, p: &Prim, rty: &Type) -> Result<(), Unsupported> {
-        let dst = self.slot(op.results[0])?;
-        let n = rty.num_elements().unwrap_or(0) as i64;
-        let args: Vec<(V, Elem)> = op
-            .args
-            .iter()
-            .map(|&a| (self.vals[&a], self.f.ty(a).elem))
-            .collect();
-        let elems: Vec<Elem> = args.iter().map(|a| a.1).collect();
-        let out_eb = elem_bytes(rty.elem);
-        self.for_each(n, |l, k| {
-            let mut xs = Vec::new();
-            for &(v, e) in &args {
-                xs.push(match v {
-                    V::S(x) => x,
-                    V::T(t) => {
-                        let off = l.b.ins().imul_imm_s(k, elem_bytes(e));
-                        let at = l.b.ins().iadd(t, off);
-                        l.load(e, at, 0)
-                    }
-                });
+    /// Elementwise tensor operations of one element count `n`, in order,
+    /// as one loop over the elements: each element goes through the whole
+    /// chain in registers, and only the results read outside the chain (or
+    /// yielded) are stored to their slots. Every element is computed by the
+    /// same scalar rule as unfused, so the numbers are the same.
+    fn fused(&mut self, ops: &[OpId]) -> Result<(), Unsupported> {
+        let Some(&first) = ops.first() else {
+            return Ok(());
+        };
+        let n = self
+            .f
+            .ty(self.f.op(first).results[0])
+            .num_elements()
+            .unwrap_or(0) as i64;
+        let inside: HashSet<OpId> = ops.iter().copied().collect();
+        let mut stores = Vec::new();
+        for &id in ops {
+            let r = self.f.op(id).results[0];
+            let read_outside = self
+                .users
+                .get(&r)
+                .is_some_and(|us| us.iter().any(|u| !inside.contains(u)));
+            if read_outside || self.yielded.contains(&r) {
+                let elem = self.f.ty(r).elem;
+                stores.push((id, self.slot(r)?, elem));
             }
-            let y = l.scalar(op, p, &xs, &elems, rty.elem)?;
-            let off = l.b.ins().imul_imm_s(k, out_eb);
-            let at = l.b.ins().iadd(dst, off);
-            l.store(y, at, 0);
+        }
+        self.for_each(n, |l, k| {
+            let mut local: HashMap<ValueId, Value> = HashMap::new();
+            for &id in ops {
+                let op = l.f.op(id);
+                let OpKind::Prim(p) = &op.kind else {
+                    return unsupported("internal: a fused operation that is not a primitive");
+                };
+                let mut xs = Vec::with_capacity(op.args.len());
+                let mut elems = Vec::with_capacity(op.args.len());
+                for &a in &op.args {
+                    let e = l.f.ty(a).elem;
+                    elems.push(e);
+                    xs.push(match (local.get(&a), l.vals.get(&a).copied()) {
+                        (Some(&x), _) => x,
+                        (None, Some(V::S(x))) => x,
+                        (None, Some(V::T(t))) => {
+                            let off = l.b.ins().imul_imm_s(k, elem_bytes(e));
+                            let at = l.b.ins().iadd(t, off);
+                            l.load(e, at, 0)
+                        }
+                        (None, None) => {
+                            return unsupported(format!("internal: value #{} not lowered", a.0));
+                        }
+                    });
+                }
+                let out = l.f.ty(op.results[0]).elem;
+                let y = l.scalar(op, p, &xs, &elems, out)?;
+                local.insert(op.results[0], y);
+            }
+            for &(id, slot, elem) in &stores {
+                let y = local[&l.f.op(id).results[0]];
+                let off = l.b.ins().imul_imm_s(k, elem_bytes(elem));
+                let at = l.b.ins().iadd(slot, off);
+                l.store(y, at, 0);
+            }
             Ok(())
         })?;
-        self.vals.insert(op.results[0], V::T(dst));
+        for (id, slot, _) in stores {
+            self.vals.insert(self.f.op(id).results[0], V::T(slot));
+        }
         Ok(())
     }
 
@@ -1272,7 +1472,17 @@ pub(super) fn compile(
             rt,
             error_block,
             sigs: HashMap::new(),
+            users: HashMap::new(),
+            yielded: f.body.results.iter().copied().collect(),
         };
+        f.walk_ops(|id, op| {
+            for &a in &op.args {
+                l.users.entry(a).or_default().push(id);
+            }
+            for r in &op.regions {
+                l.yielded.extend(r.results.iter().copied());
+            }
+        });
         // Parameters: scalars are loaded, tensors read in place.
         let mut at = 0i64;
         for &p in &f.body.params {

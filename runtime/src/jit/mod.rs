@@ -141,6 +141,10 @@ pub struct JitFunction {
     sum: BatchFn,
     meta: Box<Meta>,
     frame_size: usize,
+    /// Frames of finished calls, kept for the next ones: a frame holds
+    /// every tensor of a call (megabytes for a batched network), and
+    /// fresh zeroed memory each step costs page faults in proportion.
+    frames: std::sync::Mutex<Vec<Vec<u64>>>,
     inputs: Vec<Type>,
     outputs: Vec<Type>,
     /// Input and output sizes in 8-byte words.
@@ -228,6 +232,7 @@ pub fn compile(func: &Function) -> Result<JitFunction, Unsupported> {
         sum: compiled.sum,
         meta: compiled.meta,
         frame_size: compiled.frame_size,
+        frames: std::sync::Mutex::new(Vec::new()),
         inputs,
         outputs,
         in_words,
@@ -281,6 +286,21 @@ impl JitFunction {
         out
     }
 
+    /// A frame for one call: a kept one, or a new one. Compiled code writes
+    /// every slot before it reads it, so a kept frame's old contents are
+    /// never seen.
+    fn take_frame(&self) -> Vec<u64> {
+        let kept = self.frames.lock().ok().and_then(|mut f| f.pop());
+        kept.unwrap_or_else(|| vec![0u64; self.frame_size.div_ceil(8) + 1])
+    }
+
+    /// Keeps `frame` for a later call.
+    fn keep_frame(&self, frame: Vec<u64>) {
+        if let Ok(mut frames) = self.frames.lock() {
+            frames.push(frame);
+        }
+    }
+
     fn rt(&self, frame: &mut [u64], key: RunKey, ctx: &mut RunContext) -> Rt {
         Rt {
             frame: frame.as_mut_ptr() as *mut u8,
@@ -297,14 +317,16 @@ impl JitFunction {
     pub fn run(&self, args: &[Value], ctx: &mut RunContext) -> Result<Vec<Value>, RunError> {
         let inputs = self.pack_inputs(args);
         let mut outputs = vec![0u64; self.out_words];
-        let mut frame = vec![0u64; self.frame_size.div_ceil(8) + 1];
+        let mut frame = self.take_frame();
         let key = ctx.key.unwrap_or(RunKey::new(0, 0, 0));
         let mut rt = self.rt(&mut frame, key, ctx);
         // SAFETY: the buffers are sized for this function's layout and `rt`
         // lives for the whole call.
         let status = unsafe { (self.body)(inputs.as_ptr(), outputs.as_mut_ptr(), &mut rt) };
+        let error = rt.error.take();
+        self.keep_frame(frame);
         if status != 0 {
-            return Err(rt.error.take().unwrap_or_else(|| RunError {
+            return Err(error.unwrap_or_else(|| RunError {
                 message: "internal error: compiled code failed without an error".into(),
                 origin: Origin::default(),
             }));
@@ -370,7 +392,7 @@ impl JitFunction {
         // Zero words are 0.0: the sums start there.
         let mut outputs = vec![0u64; out_len];
         let mut scratch = vec![0u64; self.out_words.max(1)];
-        let mut frame = vec![0u64; self.frame_size.div_ceil(8) + 1];
+        let mut frame = self.take_frame();
         let key = RunKey::new(seed, step, start as u64);
         let mut ctx = RunContext::new(key);
         let mut rt = self.rt(&mut frame, key, &mut ctx);
@@ -386,6 +408,7 @@ impl JitFunction {
                 scratch.as_mut_ptr(),
             )
         };
+        self.keep_frame(frame);
         if status != 0 {
             let particle = rt.key.particle as usize;
             return Err((

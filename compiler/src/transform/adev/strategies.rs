@@ -45,6 +45,7 @@ fn draw(
             site,
             stream,
             num_params: params.len() as u32,
+            batch: 0,
         },
         args,
         vec![ty],
