@@ -348,7 +348,13 @@ impl<'a, R: Runs + ?Sized> Trainer<'a, R> {
                 detail,
             });
         }
-        let mut raw: Vec<Vec<f64>> = store.params.iter().map(|p| p.raw.clone()).collect();
+        // The optimizer updates the stored values in place (taken out and
+        // put back, not copied: a network's parameters are megabytes).
+        let mut raw: Vec<Vec<f64>> = store
+            .params
+            .iter_mut()
+            .map(|p| std::mem::take(&mut p.raw))
+            .collect();
         step(
             &opts.optimizer,
             &mut self.state,

@@ -246,16 +246,28 @@ pub(super) unsafe fn write_value(v: &Value, out: *mut u8) {
             Value::I(x) => *(out as *mut i64) = *x,
             Value::B(x) => *(out as *mut u64) = u64::from(*x),
             Value::T(t) => match &**t {
-                Tensor::F(a) => {
-                    for (k, x) in a.iter().enumerate() {
-                        *(out as *mut f64).add(k) = *x;
+                // A row-major array is one copy; another layout is read
+                // in logical order.
+                Tensor::F(a) => match a.as_slice() {
+                    Some(xs) => {
+                        std::ptr::copy_nonoverlapping(xs.as_ptr(), out as *mut f64, xs.len())
                     }
-                }
-                Tensor::I(a) => {
-                    for (k, x) in a.iter().enumerate() {
-                        *(out as *mut i64).add(k) = *x;
+                    None => {
+                        for (k, x) in a.iter().enumerate() {
+                            *(out as *mut f64).add(k) = *x;
+                        }
                     }
-                }
+                },
+                Tensor::I(a) => match a.as_slice() {
+                    Some(xs) => {
+                        std::ptr::copy_nonoverlapping(xs.as_ptr(), out as *mut i64, xs.len())
+                    }
+                    None => {
+                        for (k, x) in a.iter().enumerate() {
+                            *(out as *mut i64).add(k) = *x;
+                        }
+                    }
+                },
                 Tensor::B(a) => {
                     for (k, x) in a.iter().enumerate() {
                         *out.add(k) = u8::from(*x);
