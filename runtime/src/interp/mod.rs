@@ -14,7 +14,7 @@ mod tensor;
 
 pub(crate) use effects::eval_effect;
 pub use effects::{EnumEvent, MvdEvent, RunContext, SiteKey};
-pub(crate) use kernels::{apply_values, check_guard, max_in_order};
+pub(crate) use kernels::{apply_values, check_elements, check_guard, max_in_order};
 
 /// The error of a host call in a run without host functions (both back
 /// ends say the same).

@@ -16,6 +16,7 @@ use crate::value::{Tensor, Value};
 use ndarray::{ArrayD, IxDyn};
 use std::sync::Arc;
 use vprog_compiler::ir::{Elem, Type};
+use vprog_compiler::prim::GuardKind;
 use vprog_compiler::special;
 
 /// Records `message` as the run's error, with the origin of failure `fail`.
@@ -167,11 +168,26 @@ pub(super) extern "C" fn guard_tensor(rt: *mut Rt, fail_index: u32, ptr: *const 
     let rt = unsafe { &mut *rt };
     let meta: &Meta = unsafe { &*rt.meta };
     let f = &meta.failures[fail_index as usize];
-    let value = unsafe { read_tensor(ptr, &f.ty) };
     let Some((kind, what)) = &f.guard else {
         return 0;
     };
-    match crate::interp::check_guard(*kind, what, &value) {
+    let checked = match kind {
+        // The elementwise guards read the tensor in place.
+        GuardKind::Positive
+        | GuardKind::NonNegative
+        | GuardKind::UnitInterval
+        | GuardKind::Finite
+            if f.ty.elem == Elem::F64 =>
+        {
+            let n = f.ty.num_elements().unwrap_or(0);
+            // SAFETY: compiled code passes the guarded tensor's data, `n`
+            // reals.
+            let xs = unsafe { std::slice::from_raw_parts(ptr as *const f64, n) };
+            crate::interp::check_elements(*kind, what, xs)
+        }
+        _ => crate::interp::check_guard(*kind, what, &unsafe { read_tensor(ptr, &f.ty) }),
+    };
+    match checked {
         Ok(()) => 0,
         Err(m) => fail(rt, fail_index, m),
     }
