@@ -11,12 +11,15 @@
 //! * [`gamma_fn`]: `ln_gamma`, `digamma`, `polygamma`.
 //! * [`incomplete_gamma`]: `gamma_p`, `gamma_q`, `gamma_p_dx`, `gamma_p_da`.
 //! * [`log_space`]: `ln_beta`, `log1p_exp`, `log_sum_exp`, `sigmoid`.
+//! * [`vector_math`]: `exp` and `ln(1 + y)` written to vectorize, and the
+//!   softplus and sigmoid built from them.
 //!
 //! Everything is re-exported here, so callers write `special::digamma`.
 
 pub mod gamma_fn;
 pub mod incomplete_gamma;
 pub mod log_space;
+pub mod vector_math;
 
 #[cfg(test)]
 mod test_support;

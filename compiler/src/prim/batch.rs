@@ -26,6 +26,7 @@
 //! | `sum_axis<k>` / `expand<axis=k>` and cousins | the same with `k + 1` |
 //! | `gather t, idx` (unbatched `t`) | `gather` of the flattened indices, reshaped |
 //! | `pack` of scalars | `pack`, then `transpose` to `[n, k]` |
+//! | keyed `draw` (not a primitive; [`draw`]) | a `draw<…, batch=n>` of the parameters with a leading axis, the loop index as `i64[n]` |
 //!
 //! Every other combination (a batched matrix under `transpose`, `concat`,
 //! `slice`, `trisolve`, `tril`, `diagonal`, `diag_matrix`, `outer`,

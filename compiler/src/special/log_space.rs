@@ -13,44 +13,12 @@ pub fn ln_beta(a: f64, b: f64) -> f64 {
 }
 
 /// `ln(1 + eˣ)` (softplus), without overflow for large `x` or loss of
-/// accuracy for very negative `x`.
-///
-/// Following Mächler, "Accurately Computing log(1 − exp(−|a|))" (2012):
-/// for `x ≤ −37`, `eˣ` is below half an ulp of 1, so `ln(1 + eˣ) = eˣ` to
-/// rounding; for `x > 18`, `ln(1 + eˣ) = x + ln(1 + e⁻ˣ) = x + e⁻ˣ` to
-/// rounding, and past 33.3 `e⁻ˣ` is below half an ulp of `x`; in between,
-/// `ln(1 + eˣ)` by [`ln_1p_nonnegative`].
+/// accuracy for very negative `x`: `max(x, 0) + ln(1 + e^(−|x|))` by the
+/// vectorizable `exp` and `ln(1 + y)` of [`super::vector_math`] (the
+/// runtime applies the same function to whole tensors with SIMD, to the
+/// same bits).
 pub fn log1p_exp(x: f64) -> f64 {
-    if x <= -37.0 {
-        x.exp()
-    } else if x <= 18.0 {
-        ln_1p_nonnegative(x.exp())
-    } else if x <= 33.3 {
-        x + (-x).exp()
-    } else {
-        x
-    }
-}
-
-/// `ln(1 + y)` for `y ≥ 0` with one `ln` (a fraction of the cost of
-/// `ln_1p`, which softplus calls once per pixel of a decoder): with
-/// `u = 1 ⊕ y`, `ln(1 + y) = ln u + ln(1 + e/u)` where `e = (1 + y) − u`
-/// is the rounding error of the sum, recovered as `y − (u − 1)` (exact for
-/// `u ≤ 2` by Sterbenz's lemma, and negligible against `ln u ≥ ln 2`
-/// beyond), and `ln(1 + e/u) = e/u` to rounding since `|e/u| ≤ 2⁻⁵³`
-/// (Goldberg, "What every computer scientist should know about
-/// floating-point arithmetic", 1991, the `ln(1 + x)` example).
-pub fn ln_1p_nonnegative(y: f64) -> f64 {
-    let u = 1.0 + y;
-    if u == 1.0 {
-        // `y` is below half an ulp of 1: `ln(1 + y) = y` to rounding.
-        y
-    } else if !u.is_finite() {
-        // ∞ (and NaN) need no correction, and `∞ − ∞` would make one up.
-        u.ln()
-    } else {
-        u.ln() + (y - (u - 1.0)) / u
-    }
+    super::vector_math::softplus(x)
 }
 
 /// `ln Σᵢ exp(xᵢ)`, computed as `m + ln Σᵢ exp(xᵢ − m)` with `m = maxᵢ xᵢ`
@@ -76,14 +44,9 @@ pub fn log_sum_exp(values: &[f64]) -> f64 {
 
 /// The logistic sigmoid `1 / (1 + e⁻ˣ)`, evaluated as `eˣ / (1 + eˣ)` for
 /// negative `x` so that neither form overflows and small results keep
-/// their relative accuracy.
+/// their relative accuracy (by [`super::vector_math::sigmoid`]).
 pub fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let exp_x = x.exp();
-        exp_x / (1.0 + exp_x)
-    }
+    super::vector_math::sigmoid(x)
 }
 
 #[cfg(test)]
@@ -125,24 +88,6 @@ mod tests {
             let above = log1p_exp(f64::next_up(boundary));
             assert_close(above, below, 1e-13);
         }
-    }
-
-    #[test]
-    fn ln_1p_nonnegative_agrees_with_ln_1p() {
-        // Against the library's `ln_1p` over 12 decades and the edges: at
-        // most 2 ulps apart (one rounding each in `ln`, the quotient and
-        // the sum, against `ln_1p`'s own ≤ 1 ulp), hence 5e-16 relative.
-        let mut worst: f64 = 0.0;
-        for k in 0..=24_000 {
-            let y = 10f64.powf(-16.0 + f64::from(k) * 8e-4);
-            let (got, want) = (ln_1p_nonnegative(y), y.ln_1p());
-            worst = worst.max((got - want).abs() / want);
-        }
-        assert!(worst <= 5e-16, "worst relative difference {worst:e}");
-        assert_eq!(ln_1p_nonnegative(0.0), 0.0);
-        assert_eq!(ln_1p_nonnegative(1e-300), 1e-300);
-        assert_eq!(ln_1p_nonnegative(f64::INFINITY), f64::INFINITY);
-        assert!(ln_1p_nonnegative(f64::NAN).is_nan());
     }
 
     #[test]

@@ -409,6 +409,21 @@ pub(super) extern "C" fn sum_axis(a: *const f64, out: *mut f64, outer: u64, len:
     crate::linalg::sum_axis(a, out, (outer, len, inner));
 }
 
+/// `out[i] = f(xs[i])` for `n` elements, `f` a `linalg::Unary` code.
+pub(super) extern "C" fn map_unary(code: u32, xs: *const f64, out: *mut f64, n: u64) {
+    let n = n as usize;
+    // SAFETY: as for `matvec`.
+    let (xs, out) = unsafe {
+        (
+            std::slice::from_raw_parts(xs, n),
+            std::slice::from_raw_parts_mut(out, n),
+        )
+    };
+    if let Some(f) = crate::linalg::Unary::from_code(code) {
+        crate::linalg::map_unary(f, xs, out);
+    }
+}
+
 /// `expand`: each of the `outer` blocks of `block` bytes of `a` repeated
 /// `n` times into `out` (`linalg::expand`).
 pub(super) extern "C" fn expand(a: *const u8, out: *mut u8, outer: u64, n: u64, block: u64) {

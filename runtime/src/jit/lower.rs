@@ -10,6 +10,7 @@ use super::layout::{Layout, layout};
 use super::{
     BatchFn, BodyFn, EffectCall, Failure, Meta, Rt, ScalarDraw, TensorCall, Unsupported, byte_size,
 };
+use crate::linalg::Unary;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
     AbiParam, Block, BlockArg, InstBuilder, MemFlagsData, SigRef, Signature, StackSlotData,
@@ -296,7 +297,9 @@ impl Lowering<'_, '_> {
         let rty = self.f.ty(op.results[0]);
         let integer =
             rty.elem == Elem::I64 || op.args.iter().any(|&a| self.f.ty(a).elem == Elem::I64);
-        (p.is_elementwise() && !rty.is_scalar() && !integer)
+        // Softplus and the sigmoid run as SIMD loops of their own.
+        let vectorized = matches!(p, Prim::Softplus | Prim::Sigmoid);
+        (p.is_elementwise() && !rty.is_scalar() && !integer && !vectorized)
             .then(|| rty.num_elements().unwrap_or(0))
     }
 
@@ -906,6 +909,26 @@ impl Lowering<'_, '_> {
                     &[PTR, PTR, PTR, types::I64, types::I64],
                     &[],
                     &[a, b, out, n, m],
+                );
+                self.vals.insert(r, V::T(out));
+            }
+            Prim::Softplus | Prim::Sigmoid if !rty.is_scalar() => {
+                // A SIMD loop over the whole tensor (these are not fused).
+                let f = if *p == Prim::Softplus {
+                    Unary::Softplus
+                } else {
+                    Unary::Sigmoid
+                };
+                let x = self.t(op.args[0])?;
+                let out = self.slot(r)?;
+                let code = self.b.ins().iconst(types::I32, f as i64);
+                let n = rty.num_elements().unwrap_or(0) as i64;
+                let n = self.b.ins().iconst(types::I64, n);
+                self.call(
+                    h::map_unary as *const () as usize,
+                    &[types::I32, PTR, PTR, types::I64],
+                    &[],
+                    &[code, x, out, n],
                 );
                 self.vals.insert(r, V::T(out));
             }

@@ -14,6 +14,16 @@
 //! * **Control flow.** `if` becomes a diamond of blocks, `for` a loop whose
 //!   header carries the scalar loop-carried values as block parameters;
 //!   tensor carries are copied into their slots at the back edge.
+//! * **Fused elementwise loops.** A run of elementwise tensor operations of
+//!   one size (constants may sit between them) becomes one loop over the
+//!   elements: each element passes through the whole chain in registers,
+//!   and only the values read outside the run are stored. Softplus and the
+//!   sigmoid on tensors are instead SIMD loops of their own
+//!   (`linalg::map_unary`), and integer operations, whose checks could fail
+//!   in another order, stay unfused.
+//! * **Frames** are kept across calls (a batched network's frame holds
+//!   megabytes; fresh zeroed memory per step costs page faults). Compiled
+//!   code writes every slot before reading it.
 //! * **Calls into the runtime** (`helpers.rs`): transcendental functions,
 //!   keyed draws, the forcing tables of `enum` and `mvd` sites, tensor
 //!   primitives worth a call, and checks that fail. Helpers reuse the
