@@ -237,13 +237,16 @@ fn averaged<R: Runs + ?Sized>(
         }
     }
     let scale = 1.0 / n as f64;
+    let mut gradient = sums.gradient;
+    if scale != 1.0 {
+        // (One particle's sum is its estimate: no pass over the gradient.)
+        for x in gradient.iter_mut().flatten() {
+            *x *= scale;
+        }
+    }
     Ok(Averaged {
         value: sums.value * scale,
-        gradient: sums
-            .gradient
-            .into_iter()
-            .map(|g| g.into_iter().map(|x| x * scale).collect())
-            .collect(),
+        gradient,
     })
 }
 

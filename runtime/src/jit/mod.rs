@@ -401,8 +401,11 @@ impl JitFunction {
         let inputs = self.pack_inputs(args);
         // Zero words are 0.0: the sums start there.
         let mut outputs = vec![0u64; out_len];
-        let mut scratch = vec![0u64; self.out_words.max(1)];
+        // The scratch row is kept with the frame: each particle writes all
+        // of it before it is read.
         let mut frame = self.take_frame();
+        let mut scratch = self.take_frame();
+        scratch.resize(scratch.len().max(self.out_words.max(1)), 0);
         let key = RunKey::new(seed, step, start as u64);
         let mut ctx = RunContext::new(key);
         let mut rt = self.rt(&mut frame, key, &mut ctx);
@@ -419,6 +422,7 @@ impl JitFunction {
             )
         };
         self.keep_frame(frame);
+        self.keep_frame(scratch);
         if status != 0 {
             let particle = rt.key.particle as usize;
             return Err((
