@@ -317,19 +317,35 @@ impl<'a, R: Runs + ?Sized> Trainer<'a, R> {
     /// parameters are left as they were.
     pub fn step(&mut self, store: &mut ParamStore) -> Result<f64, FitError> {
         let (obj, opts, s) = (self.objective, &self.options, self.next_step);
-        let params = store.values();
         let parallel = self.parallel.unwrap_or(false);
         let started = Instant::now();
-        let est = averaged(
-            obj,
-            &params,
-            opts.seed,
-            s as u64,
-            opts.particles,
-            true,
-            parallel,
-        )
-        .map_err(|(_, error)| FitError::Run { step: s, error })?;
+        let est = store.lend_values(|params| {
+            let est = averaged(
+                obj,
+                params,
+                opts.seed,
+                s as u64,
+                opts.particles,
+                true,
+                parallel,
+            )
+            .map_err(|(_, error)| FitError::Run { step: s, error })?;
+            let grad_finite = est.gradient.iter().flatten().all(|x| x.is_finite());
+            if !est.value.is_finite() || !grad_finite {
+                let (origin, detail) = diagnose(obj, params, opts.seed, s as u64, opts.particles);
+                return Err(FitError::NonFinite {
+                    step: s,
+                    what: if est.value.is_finite() {
+                        "the gradient"
+                    } else {
+                        "the objective"
+                    },
+                    origin,
+                    detail,
+                });
+            }
+            Ok(est)
+        })?;
         if self.parallel.is_none() && s >= 1 {
             // Spread the particles over threads only when a step is long
             // enough to pay for it (the results are the same either way).
@@ -337,20 +353,6 @@ impl<'a, R: Runs + ?Sized> Trainer<'a, R> {
                 Some(rayon::current_num_threads() > 1 && started.elapsed() > PARALLEL_ABOVE);
         }
         let grads = est.gradient;
-        let grad_finite = grads.iter().flatten().all(|x| x.is_finite());
-        if !est.value.is_finite() || !grad_finite {
-            let (origin, detail) = diagnose(obj, &params, opts.seed, s as u64, opts.particles);
-            return Err(FitError::NonFinite {
-                step: s,
-                what: if est.value.is_finite() {
-                    "the gradient"
-                } else {
-                    "the objective"
-                },
-                origin,
-                detail,
-            });
-        }
         // The optimizer updates the stored values in place (taken out and
         // put back, not copied: a network's parameters are megabytes).
         let mut raw: Vec<Vec<f64>> = store

@@ -129,10 +129,13 @@ impl Adam {
             c1,
             c2,
         } = self;
+        // The bias corrections as reciprocals: one division per element
+        // instead of three (divisions and square roots bound this loop).
+        let (r1, r2) = (1.0 / c1, 1.0 / c2);
         for (((x, gi), m), v) in x.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
             *m = beta1 * *m + (1.0 - beta1) * gi;
             *v = beta2 * *v + (1.0 - beta2) * gi * gi;
-            *x += lr * (*m / c1) / ((*v / c2).sqrt() + eps);
+            *x += lr * (*m * r1) / ((*v * r2).sqrt() + eps);
         }
     }
 }
