@@ -1506,19 +1506,19 @@ pub(super) fn compile(
                 l.yielded.extend(r.results.iter().copied());
             }
         });
-        // Parameters: scalars are loaded, tensors read in place.
+        // Parameters: one input word each, a scalar's bits or the address
+        // of a tensor's data (read in place, never written).
         let mut at = 0i64;
         for &p in &f.body.params {
             let ty = f.ty(p).clone();
             if ty.is_scalar() {
                 let v = l.load(ty.elem, inputs, 8 * at);
                 l.vals.insert(p, V::S(v));
-                at += 1;
             } else {
-                let addr = l.b.ins().iadd_imm_s(inputs, 8 * at);
+                let addr = l.load(Elem::I64, inputs, 8 * at);
                 l.vals.insert(p, V::T(addr));
-                at += (byte_size(&ty).unwrap_or(0) as i64 + 7) / 8;
             }
+            at += 1;
         }
         debug_assert_eq!(at as usize, in_words);
         l.region_ops(&f.body)?;

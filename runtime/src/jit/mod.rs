@@ -49,7 +49,7 @@ mod lower;
 
 use crate::interp::{RunContext, RunError};
 use crate::rng::RunKey;
-use crate::value::Value;
+use crate::value::{Tensor, Value};
 use cranelift_jit::JITModule;
 use std::fmt;
 use vprog_compiler::ir::{Elem, Function, OpKind, Origin, Type};
@@ -142,6 +142,15 @@ pub(crate) struct Rt {
 type BodyFn = unsafe extern "C" fn(*const u64, *mut u64, *mut Rt) -> i32;
 type BatchFn = unsafe extern "C" fn(*const u64, *mut u64, *mut Rt, i64, i64, *mut u64) -> i32;
 
+/// The input words of one call, with the copies of tensors whose own
+/// data could not be read in place; borrows the arguments, whose data the
+/// words point to.
+struct Inputs<'v> {
+    words: Vec<u64>,
+    copies: Vec<Vec<u64>>,
+    _args: std::marker::PhantomData<&'v [Value]>,
+}
+
 /// A compiled function.
 pub struct JitFunction {
     /// Keeps the code alive; freed on drop.
@@ -213,13 +222,13 @@ fn words(ty: &Type) -> Option<usize> {
 pub fn compile(func: &Function) -> Result<JitFunction, Unsupported> {
     let inputs = func.param_types();
     let outputs = func.result_types();
-    let in_words = inputs
-        .iter()
-        .map(words)
-        .sum::<Option<usize>>()
-        .ok_or_else(|| Unsupported {
+    // One input word per parameter: a scalar, or the address of a tensor.
+    if inputs.iter().any(|ty| words(ty).is_none()) {
+        return Err(Unsupported {
             reason: "a parameter has a dynamic shape".into(),
-        })?;
+        });
+    }
+    let in_words = inputs.len();
     let out_words = outputs
         .iter()
         .map(words)
@@ -252,27 +261,52 @@ pub fn compile(func: &Function) -> Result<JitFunction, Unsupported> {
 }
 
 impl JitFunction {
-    fn pack_inputs(&self, args: &[Value]) -> Vec<u64> {
+    /// The input words of a call on `args`: a scalar's bits, or the address
+    /// of a tensor's elements — the value's own row-major data when it has
+    /// the compiled layout (no copy: parameters are megabytes), else a copy
+    /// kept in the returned [`Inputs`] for the call.
+    fn pack_inputs<'v>(&self, args: &'v [Value]) -> Inputs<'v> {
         assert_eq!(
             args.len(),
             self.inputs.len(),
             "internal error: a compiled function called with the wrong number of arguments"
         );
-        let mut words = Vec::with_capacity(self.in_words);
+        let mut inputs = Inputs {
+            words: Vec::with_capacity(self.in_words),
+            copies: Vec::new(),
+            _args: std::marker::PhantomData,
+        };
         for (v, ty) in args.iter().zip(&self.inputs) {
-            match v {
-                Value::F(x) => words.push(x.to_bits()),
-                Value::I(x) => words.push(*x as u64),
-                Value::B(x) => words.push(u64::from(*x)),
-                Value::T(_) => {
-                    let start = words.len();
-                    words.resize(start + words_of(ty), 0);
-                    // SAFETY: the slice was sized for the value's layout.
-                    unsafe { helpers::write_value(v, words[start..].as_mut_ptr() as *mut u8) };
+            let word = match v {
+                Value::F(x) => x.to_bits(),
+                Value::I(x) => *x as u64,
+                Value::B(x) => u64::from(*x),
+                Value::T(t) => {
+                    assert_eq!(
+                        t.shape(),
+                        ty.shape.as_slice(),
+                        "internal error: a compiled function called with a tensor of the wrong shape"
+                    );
+                    // f64, i64 and bool (one byte, 0 or 1) elements are
+                    // stored as compiled code reads them.
+                    let data = match &**t {
+                        Tensor::F(a) => a.as_slice().map(|d| d.as_ptr() as u64),
+                        Tensor::I(a) => a.as_slice().map(|d| d.as_ptr() as u64),
+                        Tensor::B(a) => a.as_slice().map(|d| d.as_ptr() as u64),
+                    };
+                    data.unwrap_or_else(|| {
+                        let mut copy = vec![0u64; words_of(ty).max(1)];
+                        // SAFETY: the copy was sized for the value's layout.
+                        unsafe { helpers::write_value(v, copy.as_mut_ptr() as *mut u8) };
+                        let at = copy.as_ptr() as u64;
+                        inputs.copies.push(copy);
+                        at
+                    })
                 }
-            }
+            };
+            inputs.words.push(word);
         }
-        words
+        inputs
     }
 
     fn unpack_outputs(&self, words: &[u64]) -> Vec<Value> {
@@ -332,7 +366,7 @@ impl JitFunction {
         let mut rt = self.rt(&mut frame, key, ctx);
         // SAFETY: the buffers are sized for this function's layout and `rt`
         // lives for the whole call.
-        let status = unsafe { (self.body)(inputs.as_ptr(), outputs.as_mut_ptr(), &mut rt) };
+        let status = unsafe { (self.body)(inputs.words.as_ptr(), outputs.as_mut_ptr(), &mut rt) };
         let error = rt.error.take();
         self.keep_frame(frame);
         if status != 0 {
@@ -413,7 +447,7 @@ impl JitFunction {
         // (or the one row of sums), the scratch row one row.
         let status = unsafe {
             entry(
-                inputs.as_ptr(),
+                inputs.words.as_ptr(),
                 outputs.as_mut_ptr(),
                 &mut rt,
                 start as i64,
