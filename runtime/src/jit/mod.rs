@@ -10,7 +10,9 @@
 //!   operations that only view a tensor — indexing the leading dimension,
 //!   `stop_grad`, a passing guard, constants — alias it instead of copying.
 //!   There is no allocation on the hot path and no hashing: traces were
-//!   resolved into flat values by the compiler.
+//!   resolved into flat values by the compiler. Parameters arrive as one
+//!   word each — a scalar's bits, or the address of a tensor argument's
+//!   own row-major data, read in place.
 //! * **Control flow.** `if` becomes a diamond of blocks, `for` a loop whose
 //!   header carries the scalar loop-carried values as block parameters;
 //!   tensor carries are copied into their slots at the back edge.
