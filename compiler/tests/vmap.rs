@@ -232,8 +232,11 @@ fn primitive_without_rule_stays_a_loop() {
 }
 
 #[test]
-fn loop_with_a_draw_stays_a_loop_and_inner_loops_are_found() {
-    // The outer loop draws; the independent loop in its body is batched.
+fn loop_with_a_dependent_inner_loop_stays_a_loop_and_inner_loops_are_found() {
+    // The outer loop's body holds a loop that starts from the outer
+    // iteration's draw, so the outer loop stays a loop (a nested loop that
+    // depends on the index has no batching rule); the inner loop, whose
+    // iterations are independent, is batched.
     check_pass(
         "func @f(%xs: f64[3]) -> (f64) {
            %lo = const 0 : i64

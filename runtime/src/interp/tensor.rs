@@ -214,6 +214,12 @@ fn matrix(v: &Value) -> Result<ArrayView2<'_, f64>, String> {
         .map_err(|e| e.to_string())
 }
 
+/// An array's row-major elements: its own when it is stored so, else
+/// gathered.
+fn row_major<'a>(own: Option<&'a [f64]>, gather: impl FnOnce() -> Vec<f64>) -> Cow<'a, [f64]> {
+    own.map_or_else(|| Cow::Owned(gather()), Cow::Borrowed)
+}
+
 /// `op(a) · op(b)` by the GEMM the JIT calls too (`linalg::matmul`).
 fn matmul(a: &Value, b: &Value, transpose_a: bool, transpose_b: bool) -> KResult {
     let (a, b) = (matrix(a)?, matrix(b)?);
@@ -230,11 +236,12 @@ fn matmul(a: &Value, b: &Value, transpose_a: bool, transpose_b: bool) -> KResult
     }
     // The operands' row-major elements as stored (the kernel applies the
     // transposes).
-    let data = |x: &ArrayView2<'_, f64>| -> Vec<f64> { x.iter().copied().collect() };
+    let a_data = row_major(a.as_slice(), || a.iter().copied().collect());
+    let b_data = row_major(b.as_slice(), || b.iter().copied().collect());
     let mut out = vec![0.0; m * n];
     crate::linalg::matmul(
-        &data(&a),
-        &data(&b),
+        &a_data,
+        &b_data,
         &mut out,
         (m, k, n),
         (transpose_a, transpose_b),
@@ -274,7 +281,7 @@ fn reduce(op: AxisReduction, axis: usize, v: &Value) -> KResult {
         let shape = a.shape();
         let outer: usize = shape[..axis].iter().product();
         let inner: usize = shape[axis + 1..].iter().product();
-        let data: Vec<f64> = a.iter().copied().collect();
+        let data = row_major(a.as_slice(), || a.iter().copied().collect());
         let mut out = vec![0.0; outer * inner];
         crate::linalg::sum_axis(&data, &mut out, (outer, shape[axis], inner));
         let mut out_shape = shape.to_vec();
