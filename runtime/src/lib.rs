@@ -15,6 +15,7 @@
 pub mod backend;
 pub mod bench;
 pub mod dist;
+pub mod elementwise;
 pub mod estimator;
 pub mod fit;
 pub mod fold;

@@ -3,9 +3,8 @@
 //!
 //! The interpreter's `matvec`, `matvec_t`, `outer`, `matmul` and axis-sum
 //! kernels and the JIT's direct calls for them (no `Value`s, no
-//! allocation) both end here; so do the JIT's `expand` and `gather`, and
-//! its tensor softplus and sigmoid (`map_unary`, SIMD loops over the
-//! interpreter's scalar functions).
+//! allocation) both end here; so do the JIT's `expand` and `gather` (the
+//! elementwise kernels are in `elementwise`).
 //! The loops are written for the autovectorizer: a dot product keeps four
 //! independent partial sums (lanes `k mod 4`), combined as
 //! `(s₀ + s₁) + (s₂ + s₃)` and then the tail in order; the transposed
@@ -144,71 +143,6 @@ pub fn gather(t: &[u8], idx: &[i64], out: &mut [u8], row: usize) -> Result<(), i
     Ok(())
 }
 
-/// An elementwise function with a vectorizable kernel (`map_unary`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Unary {
-    /// `ln(1 + eˣ)`.
-    Softplus = 0,
-    /// `1 / (1 + e⁻ˣ)`.
-    Sigmoid = 1,
-}
-
-impl Unary {
-    /// The function with code `code` (`Unary as u32`).
-    pub fn from_code(code: u32) -> Option<Unary> {
-        [Unary::Softplus, Unary::Sigmoid]
-            .into_iter()
-            .find(|u| *u as u32 == code)
-    }
-}
-
-/// `out[i] = f(xs[i])` with the scalar functions of
-/// `special::vector_math` — so the same bits as the interpreter's per-
-/// element calls — in a loop compiled for AVX-512 or AVX2 when the machine
-/// has them (detected once), else for the baseline target.
-pub fn map_unary(f: Unary, xs: &[f64], out: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has the instructions the function is compiled for.
-            return unsafe { map_unary_avx512(f, xs, out) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: as above.
-            return unsafe { map_unary_avx2(f, xs, out) };
-        }
-    }
-    map_unary_portable(f, xs, out);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn map_unary_avx512(f: Unary, xs: &[f64], out: &mut [f64]) {
-    map_unary_portable(f, xs, out);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn map_unary_avx2(f: Unary, xs: &[f64], out: &mut [f64]) {
-    map_unary_portable(f, xs, out);
-}
-
-/// The loop itself, inlined into each target's copy.
-#[inline(always)]
-fn map_unary_portable(f: Unary, xs: &[f64], out: &mut [f64]) {
-    use vprog_compiler::special::vector_math::{sigmoid, softplus};
-    let apply = |g: fn(f64) -> f64, out: &mut [f64]| {
-        for (o, &x) in out.iter_mut().zip(xs) {
-            *o = g(x);
-        }
-    };
-    match f {
-        Unary::Softplus => apply(softplus, out),
-        Unary::Sigmoid => apply(sigmoid, out),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,32 +231,5 @@ mod tests {
         assert_eq!(rows, [2, 3, 0, 1, 2, 3]);
         assert_eq!(gather(&a, &[0, 3], &mut rows, 2), Err(3));
         assert_eq!(gather(&a, &[-1], &mut rows, 2), Err(-1));
-    }
-
-    #[test]
-    fn vector_kernels_give_the_scalar_functions_bits() {
-        use vprog_compiler::special::{log1p_exp, sigmoid};
-        let mut xs: Vec<f64> = (0..4001).map(|k| -800.0 + 0.4 * f64::from(k)).collect();
-        xs.extend([
-            0.0,
-            -0.0,
-            1e-300,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NAN,
-        ]);
-        for (f, scalar) in [
-            (Unary::Softplus, log1p_exp as fn(f64) -> f64),
-            (Unary::Sigmoid, sigmoid),
-        ] {
-            let mut out = vec![0.0; xs.len()];
-            map_unary(f, &xs, &mut out);
-            let mut portable = vec![0.0; xs.len()];
-            map_unary_portable(f, &xs, &mut portable);
-            for ((&x, &v), &p) in xs.iter().zip(&out).zip(&portable) {
-                assert_eq!(v.to_bits(), scalar(x).to_bits(), "{f:?}({x})");
-                assert_eq!(p.to_bits(), v.to_bits(), "{f:?}({x})");
-            }
-        }
     }
 }

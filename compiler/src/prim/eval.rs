@@ -36,6 +36,53 @@ impl Scalar {
 #[derive(Clone, Debug, PartialEq)]
 pub struct EvalError(pub String);
 
+/// The sign of `x`: 1, −1, 0 (for either zero), NaN for NaN.
+#[inline]
+pub fn sign(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else if x == 0.0 {
+        0.0
+    } else {
+        f64::NAN
+    }
+}
+
+/// The larger of `a` and `b`, NaN if either is NaN, `+0` over `−0` (IEEE
+/// 754-2019 `maximum`; written with comparisons so that vector loops
+/// compute the same).
+#[inline]
+pub fn maximum(a: f64, b: f64) -> f64 {
+    if a > b {
+        a
+    } else if b > a {
+        b
+    } else if a == b {
+        // Equal: the same bits, or zeros of two signs, whose `and` is +0.
+        f64::from_bits(a.to_bits() & b.to_bits())
+    } else {
+        f64::NAN
+    }
+}
+
+/// The smaller of `a` and `b`, NaN if either is NaN, `−0` under `+0` (IEEE
+/// 754-2019 `minimum`).
+#[inline]
+pub fn minimum(a: f64, b: f64) -> f64 {
+    if a < b {
+        a
+    } else if b < a {
+        b
+    } else if a == b {
+        // Equal: the same bits, or zeros of two signs, whose `or` is −0.
+        f64::from_bits(a.to_bits() | b.to_bits())
+    } else {
+        f64::NAN
+    }
+}
+
 /// Applies the elementwise primitive `prim` to scalar operands. Callers
 /// guarantee the operand types are those the type rule accepts.
 pub fn scalar(prim: &Prim, args: &[Scalar]) -> Result<Scalar, EvalError> {
@@ -78,17 +125,7 @@ pub fn scalar(prim: &Prim, args: &[Scalar]) -> Result<Scalar, EvalError> {
         Prim::Tanh => f1(f64::tanh),
         Prim::Sigmoid => f1(special::sigmoid),
         Prim::Softplus => f1(special::log1p_exp),
-        Prim::Sign => f1(|x| {
-            if x > 0.0 {
-                1.0
-            } else if x < 0.0 {
-                -1.0
-            } else if x == 0.0 {
-                0.0
-            } else {
-                f64::NAN
-            }
-        }),
+        Prim::Sign => f1(sign),
         Prim::Floor => f1(f64::floor),
         Prim::Lgamma => f1(special::ln_gamma),
         Prim::Digamma => f1(special::digamma),
@@ -129,20 +166,12 @@ pub fn scalar(prim: &Prim, args: &[Scalar]) -> Result<Scalar, EvalError> {
         },
         Prim::Pow => f2(f64::powf),
         Prim::Max => match args {
-            [F(a), F(b)] => Ok(F(if a.is_nan() || b.is_nan() {
-                f64::NAN
-            } else {
-                a.max(*b)
-            })),
+            [F(a), F(b)] => Ok(F(maximum(*a, *b))),
             [I(a), I(b)] => Ok(I(*a.max(b))),
             _ => Err(bad()),
         },
         Prim::Min => match args {
-            [F(a), F(b)] => Ok(F(if a.is_nan() || b.is_nan() {
-                f64::NAN
-            } else {
-                a.min(*b)
-            })),
+            [F(a), F(b)] => Ok(F(minimum(*a, *b))),
             [I(a), I(b)] => Ok(I(*a.min(b))),
             _ => Err(bad()),
         },

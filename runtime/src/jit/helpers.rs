@@ -87,15 +87,7 @@ pub(super) extern "C" fn gamma_p_da(a: f64, x: f64) -> f64 {
     special::gamma_p_da(a, x)
 }
 pub(super) extern "C" fn sign(x: f64) -> f64 {
-    if x > 0.0 {
-        1.0
-    } else if x < 0.0 {
-        -1.0
-    } else if x == 0.0 {
-        0.0
-    } else {
-        f64::NAN
-    }
+    vprog_compiler::prim::eval::sign(x)
 }
 
 /// A primitive evaluated through the interpreter's scalar kernel; used for
@@ -407,21 +399,6 @@ pub(super) extern "C" fn sum_axis(a: *const f64, out: *mut f64, outer: u64, len:
         )
     };
     crate::linalg::sum_axis(a, out, (outer, len, inner));
-}
-
-/// `out[i] = f(xs[i])` for `n` elements, `f` a `linalg::Unary` code.
-pub(super) extern "C" fn map_unary(code: u32, xs: *const f64, out: *mut f64, n: u64) {
-    let n = n as usize;
-    // SAFETY: as for `matvec`.
-    let (xs, out) = unsafe {
-        (
-            std::slice::from_raw_parts(xs, n),
-            std::slice::from_raw_parts_mut(out, n),
-        )
-    };
-    if let Some(f) = crate::linalg::Unary::from_code(code) {
-        crate::linalg::map_unary(f, xs, out);
-    }
 }
 
 /// `expand`: each of the `outer` blocks of `block` bytes of `a` repeated

@@ -10,7 +10,7 @@ use super::layout::{Layout, layout};
 use super::{
     BatchFn, BodyFn, EffectCall, Failure, Meta, Rt, ScalarDraw, TensorCall, Unsupported, byte_size,
 };
-use crate::linalg::Unary;
+use crate::elementwise::Kernel;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
     AbiParam, Block, BlockArg, InstBuilder, MemFlagsData, SigRef, Signature, StackSlotData,
@@ -51,6 +51,15 @@ fn ctype(e: Elem) -> CType {
     }
 }
 
+/// Fused runs of at least this many elements run block by block through
+/// vector kernels (`Lowering::fused_blocks`); shorter ones as one scalar
+/// loop.
+const BLOCKS_FROM: i64 = 32;
+
+/// The elements per block of a blockwise fused run: the scratch buffers
+/// of a run's intermediates (`BLOCK` × 8 bytes each) stay in the L1 cache.
+const BLOCK: i64 = 512;
+
 fn elem_bytes(e: Elem) -> i64 {
     match e {
         Elem::Bool => 1,
@@ -82,6 +91,14 @@ struct Lowering<'a, 'b> {
     /// some region yields: what a fused loop must still store.
     users: HashMap<ValueId, Vec<OpId>>,
     yielded: HashSet<ValueId>,
+    /// Tensors known to hold one value in every element (uniform
+    /// constants, broadcasts), with that value: fused loops read it as a
+    /// scalar.
+    uniform: HashMap<ValueId, Value>,
+    /// Where the scratch area of fused loops starts in the frame (after
+    /// the value slots), and the most any loop uses.
+    scratch_at: i64,
+    scratch_size: i64,
 }
 
 const PTR: CType = types::I64;
@@ -297,9 +314,7 @@ impl Lowering<'_, '_> {
         let rty = self.f.ty(op.results[0]);
         let integer =
             rty.elem == Elem::I64 || op.args.iter().any(|&a| self.f.ty(a).elem == Elem::I64);
-        // Softplus and the sigmoid run as SIMD loops of their own.
-        let vectorized = matches!(p, Prim::Softplus | Prim::Sigmoid);
-        (p.is_elementwise() && !rty.is_scalar() && !integer && !vectorized)
+        (p.is_elementwise() && !rty.is_scalar() && !integer)
             .then(|| rty.num_elements().unwrap_or(0))
     }
 
@@ -674,6 +689,7 @@ impl Lowering<'_, '_> {
             Ok(())
         })?;
         self.vals.insert(r, V::T(dst));
+        self.uniform.insert(r, x);
         Ok(())
     }
 
@@ -695,6 +711,12 @@ impl Lowering<'_, '_> {
                 self.vals.insert(r, V::S(v));
             }
             Prim::ConstTensor { data, .. } => {
+                if let Some(&x) = data.first()
+                    && data.iter().all(|y| y.to_bits() == x.to_bits())
+                {
+                    let v = self.b.ins().f64const(x);
+                    self.uniform.insert(r, v);
+                }
                 let boxed: Box<[f64]> = data.to_vec().into_boxed_slice();
                 let addr = boxed.as_ptr() as i64;
                 self.meta.consts.push(boxed);
@@ -912,26 +934,6 @@ impl Lowering<'_, '_> {
                 );
                 self.vals.insert(r, V::T(out));
             }
-            Prim::Softplus | Prim::Sigmoid if !rty.is_scalar() => {
-                // A SIMD loop over the whole tensor (these are not fused).
-                let f = if *p == Prim::Softplus {
-                    Unary::Softplus
-                } else {
-                    Unary::Sigmoid
-                };
-                let x = self.t(op.args[0])?;
-                let out = self.slot(r)?;
-                let code = self.b.ins().iconst(types::I32, f as i64);
-                let n = rty.num_elements().unwrap_or(0) as i64;
-                let n = self.b.ins().iconst(types::I64, n);
-                self.call(
-                    h::map_unary as *const () as usize,
-                    &[types::I32, PTR, PTR, types::I64],
-                    &[],
-                    &[code, x, out, n],
-                );
-                self.vals.insert(r, V::T(out));
-            }
             Prim::MatMul {
                 transpose_a,
                 transpose_b,
@@ -1005,6 +1007,9 @@ impl Lowering<'_, '_> {
                     &args,
                 );
                 self.vals.insert(r, V::T(out));
+                if let Some(&x) = self.uniform.get(&op.args[0]) {
+                    self.uniform.insert(r, x);
+                }
             }
             Prim::Gather => {
                 let (t, idx) = (self.t(op.args[0])?, self.t(op.args[1])?);
@@ -1206,18 +1211,16 @@ impl Lowering<'_, '_> {
             .ty(self.f.op(first).results[0])
             .num_elements()
             .unwrap_or(0) as i64;
-        let inside: HashSet<OpId> = ops.iter().copied().collect();
+        if n >= BLOCKS_FROM
+            && let Some(kernels) = self.block_kernels(ops)
+        {
+            return self.fused_blocks(ops, n, &kernels);
+        }
         let mut stores = Vec::new();
-        for &id in ops {
+        for id in self.stored(ops) {
             let r = self.f.op(id).results[0];
-            let read_outside = self
-                .users
-                .get(&r)
-                .is_some_and(|us| us.iter().any(|u| !inside.contains(u)));
-            if read_outside || self.yielded.contains(&r) {
-                let elem = self.f.ty(r).elem;
-                stores.push((id, self.slot(r)?, elem));
-            }
+            let elem = self.f.ty(r).elem;
+            stores.push((id, self.slot(r)?, elem));
         }
         self.for_each(n, |l, k| {
             let mut local: HashMap<ValueId, Value> = HashMap::new();
@@ -1258,6 +1261,263 @@ impl Lowering<'_, '_> {
         })?;
         for (id, slot, _) in stores {
             self.vals.insert(self.f.op(id).results[0], V::T(slot));
+        }
+        Ok(())
+    }
+
+    /// The operations of a fused run whose results are read after it (or
+    /// yielded): those it must store.
+    fn stored(&self, ops: &[OpId]) -> Vec<OpId> {
+        let inside: HashSet<OpId> = ops.iter().copied().collect();
+        ops.iter()
+            .copied()
+            .filter(|&id| {
+                let r = self.f.op(id).results[0];
+                let read_outside = self
+                    .users
+                    .get(&r)
+                    .is_some_and(|us| us.iter().any(|u| !inside.contains(u)));
+                read_outside || self.yielded.contains(&r)
+            })
+            .collect()
+    }
+
+    /// The vector kernel of each operation of a run (with the scalar
+    /// function the `Call` kernels apply), or `None` if one has none.
+    fn block_kernels(&self, ops: &[OpId]) -> Option<Vec<(Kernel, usize)>> {
+        ops.iter()
+            .map(|&id| {
+                let op = self.f.op(id);
+                let OpKind::Prim(p) = &op.kind else {
+                    return None;
+                };
+                let real = op.args.iter().all(|&a| self.f.ty(a).elem == Elem::F64);
+                let boolean = op.args.iter().all(|&a| self.f.ty(a).elem == Elem::Bool);
+                let f1 = |f: extern "C" fn(f64) -> f64| (Kernel::Call1, f as *const () as usize);
+                let f2 =
+                    |f: extern "C" fn(f64, f64) -> f64| (Kernel::Call2, f as *const () as usize);
+                let k = |k: Kernel| (k, 0);
+                Some(match p {
+                    _ if !real && !boolean && *p != Prim::Select => return None,
+                    Prim::Neg if real => k(Kernel::Neg),
+                    Prim::Abs if real => k(Kernel::Abs),
+                    Prim::Sqrt => k(Kernel::Sqrt),
+                    Prim::Floor => k(Kernel::Floor),
+                    Prim::Sign => k(Kernel::Sign),
+                    Prim::Softplus => k(Kernel::Softplus),
+                    Prim::Sigmoid => k(Kernel::Sigmoid),
+                    Prim::Exp => f1(h::exp),
+                    Prim::Log => f1(h::ln),
+                    Prim::Log1p => f1(h::ln_1p),
+                    Prim::Expm1 => f1(h::exp_m1),
+                    Prim::Sin => f1(h::sin),
+                    Prim::Cos => f1(h::cos),
+                    Prim::Tan => f1(h::tan),
+                    Prim::Atan => f1(h::atan),
+                    Prim::Tanh => f1(h::tanh),
+                    Prim::Lgamma => f1(h::lgamma),
+                    Prim::Digamma => f1(h::digamma),
+                    Prim::Add if real => k(Kernel::Add),
+                    Prim::Sub if real => k(Kernel::Sub),
+                    Prim::Mul if real => k(Kernel::Mul),
+                    Prim::Div if real => k(Kernel::Div),
+                    Prim::Max if real => k(Kernel::Max),
+                    Prim::Min if real => k(Kernel::Min),
+                    Prim::Pow => f2(h::pow),
+                    Prim::GammaP => f2(h::gamma_p),
+                    Prim::GammaPDa => f2(h::gamma_p_da),
+                    Prim::Lt if real => k(Kernel::Lt),
+                    Prim::Le if real => k(Kernel::Le),
+                    Prim::Gt if real => k(Kernel::Gt),
+                    Prim::Ge if real => k(Kernel::Ge),
+                    Prim::Eq if real => k(Kernel::Eq),
+                    Prim::Ne if real => k(Kernel::Ne),
+                    Prim::Eq => k(Kernel::EqB),
+                    Prim::Ne => k(Kernel::NeB),
+                    Prim::And => k(Kernel::And),
+                    Prim::Or => k(Kernel::Or),
+                    Prim::Not => k(Kernel::Not),
+                    Prim::BoolToF64 => k(Kernel::BoolToF64),
+                    Prim::Select => match self.f.ty(op.results[0]).elem {
+                        Elem::F64 => k(Kernel::Select),
+                        Elem::Bool => k(Kernel::SelectB),
+                        Elem::I64 => return None,
+                    },
+                    Prim::StopGrad if real => k(Kernel::Copy),
+                    _ => return None,
+                })
+            })
+            .collect()
+    }
+
+    /// A fused run as a loop over blocks of `BLOCK` elements, each
+    /// operation one call of its vector kernel (`elementwise`) per block:
+    /// intermediates live in block-sized scratch buffers in the frame
+    /// (reused once their last reader has run), results read after the
+    /// run go straight to their slots, and scalars and uniform tensors are
+    /// read from a block of copies filled before the loop. Each kernel
+    /// computes the interpreter's scalar rule, so the numbers are the same.
+    fn fused_blocks(
+        &mut self,
+        ops: &[OpId],
+        n: i64,
+        kernels: &[(Kernel, usize)],
+    ) -> Result<(), Unsupported> {
+        /// Where an operand's block comes from.
+        #[derive(Clone, Copy)]
+        enum Src {
+            /// A tensor's elements, from its base address.
+            Tensor(Value),
+            /// A scratch buffer (frame offset from the scratch start).
+            Scratch(i64),
+        }
+        let buffer = BLOCK * 8;
+        let mut used = 0i64;
+        let mut free: Vec<i64> = Vec::new();
+        let mut alloc = |free: &mut Vec<i64>| {
+            free.pop().unwrap_or_else(|| {
+                used += buffer;
+                used - buffer
+            })
+        };
+        let stored: HashSet<OpId> = self.stored(ops).into_iter().collect();
+        let position: HashMap<ValueId, usize> = ops
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (self.f.op(id).results[0], i))
+            .collect();
+        // The last operation of the run that reads each value.
+        let mut last_read: HashMap<ValueId, usize> = HashMap::new();
+        for (i, &id) in ops.iter().enumerate() {
+            for &a in &self.f.op(id).args {
+                last_read.insert(a, i);
+            }
+        }
+        // Scalars and uniform tensors read by the run: a block of copies
+        // each, filled once.
+        let mut src: HashMap<ValueId, Src> = HashMap::new();
+        let mut fills: Vec<(i64, Value, Elem)> = Vec::new();
+        for &id in ops {
+            for &a in &self.f.op(id).args {
+                if src.contains_key(&a) || position.contains_key(&a) {
+                    continue;
+                }
+                let scalar = match self.vals.get(&a) {
+                    Some(V::S(x)) => Some(*x),
+                    _ => self.uniform.get(&a).copied(),
+                };
+                match (scalar, self.vals.get(&a)) {
+                    (Some(x), _) => {
+                        let at = alloc(&mut free);
+                        fills.push((at, x, self.f.ty(a).elem));
+                        src.insert(a, Src::Scratch(at));
+                    }
+                    (None, Some(V::T(t))) => {
+                        src.insert(a, Src::Tensor(*t));
+                    }
+                    _ => return unsupported(format!("internal: value #{} not lowered", a.0)),
+                }
+            }
+        }
+        // Each result's place: its slot if stored, else a scratch buffer
+        // taken when computed and given back after its last reader.
+        let mut places: Vec<Src> = Vec::with_capacity(ops.len());
+        for (i, &id) in ops.iter().enumerate() {
+            let r = self.f.op(id).results[0];
+            let place = if stored.contains(&id) {
+                Src::Tensor(self.slot(r)?)
+            } else {
+                Src::Scratch(alloc(&mut free))
+            };
+            places.push(place);
+            src.insert(r, place);
+            for &a in &self.f.op(id).args {
+                if let (Some(&p), Some(Src::Scratch(at))) = (position.get(&a), src.get(&a))
+                    && last_read.get(&a) == Some(&i)
+                    && !stored.contains(&ops[p])
+                    && !free.contains(at)
+                {
+                    free.push(*at);
+                }
+            }
+            // A result nothing in the run reads frees its buffer at once.
+            if let Src::Scratch(at) = place
+                && !last_read.contains_key(&r)
+            {
+                free.push(at);
+            }
+        }
+        self.scratch_size = self.scratch_size.max(used);
+        let entry = self
+            .b
+            .ins()
+            .iconst(PTR, crate::elementwise::entry() as usize as i64);
+        let sig = self.sig(&[types::I32, types::I64, PTR, PTR, PTR, PTR], &[]);
+        let scratch = self.b.ins().iadd_imm_s(self.frame, self.scratch_at);
+        let null = self.b.ins().iconst(PTR, 0);
+        let block_n = self.b.ins().iconst(types::I64, BLOCK);
+        for (at, x, elem) in fills {
+            let w = self.word(x, elem);
+            let one = self.word_array(&[w]);
+            let out = self.b.ins().iadd_imm_s(scratch, at);
+            let code = if elem == Elem::Bool {
+                Kernel::Fill8
+            } else {
+                Kernel::Fill64
+            };
+            let code = self.b.ins().iconst(types::I32, code as i64);
+            self.b
+                .ins()
+                .call_indirect(sig, entry, &[code, block_n, out, one, null, null]);
+        }
+        // for k0 in (0..n).step_by(BLOCK)
+        let header = self.b.create_block();
+        self.b.append_block_param(header, types::I64);
+        let body = self.b.create_block();
+        let exit = self.b.create_block();
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.b.ins().jump(header, &[BlockArg::Value(zero)]);
+        self.b.switch_to_block(header);
+        let k0 = self.b.block_params(header)[0];
+        let more = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, k0, n);
+        self.b.ins().brif(more, body, &[], exit, &[]);
+        self.b.switch_to_block(body);
+        let n_v = self.b.ins().iconst(types::I64, n);
+        let rest = self.b.ins().isub(n_v, k0);
+        let len = self.b.ins().smin(rest, block_n);
+        let addr = |l: &mut Self, s: Src, elem: Elem| match s {
+            Src::Tensor(t) => {
+                let off = l.b.ins().imul_imm_s(k0, elem_bytes(elem));
+                l.b.ins().iadd(t, off)
+            }
+            Src::Scratch(at) => l.b.ins().iadd_imm_s(scratch, at),
+        };
+        for (i, &id) in ops.iter().enumerate() {
+            let op = self.f.op(id);
+            let (kernel, f) = kernels[i];
+            let out = addr(self, places[i], self.f.ty(op.results[0]).elem);
+            let mut operands = [null; 3];
+            for (j, &a) in op.args.iter().enumerate() {
+                operands[j] = addr(self, src[&a], self.f.ty(a).elem);
+            }
+            if f != 0 {
+                // The `Call` kernels' function is their last operand.
+                operands[2] = self.b.ins().iconst(PTR, f as i64);
+            }
+            let code = self.b.ins().iconst(types::I32, kernel as i64);
+            self.b.ins().call_indirect(
+                sig,
+                entry,
+                &[code, len, out, operands[0], operands[1], operands[2]],
+            );
+        }
+        let next = self.b.ins().iadd_imm_s(k0, BLOCK);
+        self.b.ins().jump(header, &[BlockArg::Value(next)]);
+        self.b.switch_to_block(exit);
+        for (i, &id) in ops.iter().enumerate() {
+            if let Src::Tensor(slot) = places[i] {
+                self.vals.insert(self.f.op(id).results[0], V::T(slot));
+            }
         }
         Ok(())
     }
@@ -1469,6 +1729,7 @@ pub(super) fn compile(
     ctx.func.signature = body_sig.clone();
     ctx.func.name = UserFuncName::user(0, body_id.as_u32());
     let mut fctx = FunctionBuilderContext::new();
+    let frame_size;
     {
         let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let entry = b.create_block();
@@ -1497,6 +1758,9 @@ pub(super) fn compile(
             sigs: HashMap::new(),
             users: HashMap::new(),
             yielded: f.body.results.iter().copied().collect(),
+            uniform: HashMap::new(),
+            scratch_at: layout.size.div_ceil(64) as i64 * 64,
+            scratch_size: 0,
         };
         f.walk_ops(|id, op| {
             for &a in &op.args {
@@ -1538,6 +1802,7 @@ pub(super) fn compile(
             }
         }
         debug_assert_eq!(at as usize, out_words);
+        frame_size = (l.scratch_at + l.scratch_size) as usize;
         let zero = l.b.ins().iconst(types::I32, 0);
         l.b.ins().return_(&[zero]);
         l.b.switch_to_block(error_block);
@@ -1578,7 +1843,7 @@ pub(super) fn compile(
         batch,
         sum,
         meta,
-        frame_size: layout.size,
+        frame_size,
     })
 }
 

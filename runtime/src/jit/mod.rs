@@ -17,12 +17,16 @@
 //!   header carries the scalar loop-carried values as block parameters;
 //!   tensor carries are copied into their slots at the back edge.
 //! * **Fused elementwise loops.** A run of elementwise tensor operations of
-//!   one size (constants may sit between them) becomes one loop over the
-//!   elements: each element passes through the whole chain in registers,
-//!   and only the values read outside the run are stored. Softplus and the
-//!   sigmoid on tensors are instead SIMD loops of their own
-//!   (`linalg::map_unary`), and integer operations, whose checks could fail
-//!   in another order, stay unfused.
+//!   one size (constants may sit between them) becomes one loop. A short
+//!   run loops over the elements, each passing through the whole chain in
+//!   registers; a longer one loops over blocks of 512 elements, calling
+//!   each operation's vector kernel (`elementwise`, AVX-512 / AVX2 loops of
+//!   the interpreter's scalar rules) once per block, with intermediates in
+//!   block-sized scratch buffers that stay in the L1 cache, and scalars and
+//!   uniform tensors (constants of one value, broadcasts) read from a block
+//!   of copies. Either way only the values read after the run are stored.
+//!   Integer operations, whose checks could fail in another order, stay
+//!   unfused.
 //! * **Frames** are kept across calls (a batched network's frame holds
 //!   megabytes; fresh zeroed memory per step costs page faults). Compiled
 //!   code writes every slot before reading it.
