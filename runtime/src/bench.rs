@@ -63,7 +63,6 @@ impl Default for BenchOptions {
 /// Steps along a fit's trajectory, starting over from the initial
 /// parameters after the fit's last step (see the module docs).
 pub struct Stepper<'a, R: Runs + ?Sized = CompiledObjective> {
-    objective: &'a R,
     initial: ParamStore,
     store: ParamStore,
     trainer: Trainer<'a, R>,
@@ -74,7 +73,6 @@ impl<'a, R: Runs + ?Sized> Stepper<'a, R> {
     /// the steps of a fit with `options`.
     pub fn new(objective: &'a R, store: &ParamStore, options: FitOptions) -> Self {
         Stepper {
-            objective,
             initial: store.clone(),
             store: store.clone(),
             trainer: Trainer::new(objective, store, options),
@@ -85,9 +83,12 @@ impl<'a, R: Runs + ?Sized> Stepper<'a, R> {
     /// estimate.
     pub fn step(&mut self) -> Result<f64, FitError> {
         if self.trainer.steps_taken() >= self.trainer.options().steps.max(1) {
-            let options = self.trainer.options().clone();
-            self.store = self.initial.clone();
-            self.trainer = Trainer::new(self.objective, &self.store, options);
+            // In place: a network's parameters and moments are megabytes,
+            // and fresh allocations would be page faults in the timing.
+            for (p, q) in self.store.params.iter_mut().zip(&self.initial.params) {
+                p.raw.clone_from(&q.raw);
+            }
+            self.trainer.restart();
         }
         self.trainer.step(&mut self.store)
     }

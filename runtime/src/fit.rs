@@ -128,10 +128,17 @@ fn batches<'r, R: Runs + ?Sized>(
         args.push(Value::F(1.0));
     }
     if !parallel {
-        // One thread: the compiled code sums the particles itself.
-        return Some(vec![
-            r.batch(gradient, true, &args, seed, step_index, 0, n)?,
-        ]);
+        // One thread: the compiled code sums the particles itself (one
+        // particle's row is its sum, written where the code computes it).
+        return Some(vec![r.batch(
+            gradient,
+            n > 1,
+            &args,
+            seed,
+            step_index,
+            0,
+            n,
+        )?]);
     }
     let parts: Vec<Option<BatchResult<'r>>> = ranges(n)
         .into_par_iter()
@@ -158,26 +165,34 @@ fn one_by_one<R: Runs + ?Sized>(
     }
 }
 
-/// A sum over particles, taken in particle order: the objective and, per
-/// gradient output, its elements. Both back ends and every thread count
-/// add the same numbers in the same order, so they agree to the bit.
+/// A sum over particles, taken in particle order: the objective and the
+/// gradient's elements, output after output in one flat buffer (`ranges`
+/// gives each output's first element and length). Both back ends and
+/// every thread count add the same numbers in the same order, so they
+/// agree to the bit.
 #[derive(Default)]
 struct Sums {
     count: usize,
     value: f64,
-    gradient: Vec<Vec<f64>>,
+    gradient: Vec<f64>,
+    ranges: Vec<(usize, usize)>,
 }
 
 impl Sums {
     /// Adds one particle's value and gradient (output by output). Sums
-    /// start at 0.0, as the compiled code's do.
+    /// start at 0.0, as the compiled code's do (`Averaged::new` adds the
+    /// first particle's elements to 0.0).
     fn add<G: Iterator<Item = f64>>(&mut self, value: f64, gradient: impl Iterator<Item = G>) {
         self.value += value;
         if self.count == 0 {
-            self.gradient = gradient.map(|g| g.map(|x| 0.0 + x).collect()).collect();
+            for g in gradient {
+                let start = self.gradient.len();
+                self.gradient.extend(g);
+                self.ranges.push((start, self.gradient.len() - start));
+            }
         } else {
-            for (acc, g) in self.gradient.iter_mut().zip(gradient) {
-                for (a, x) in acc.iter_mut().zip(g) {
+            for (&(start, len), g) in self.ranges.iter().zip(gradient) {
+                for (a, x) in self.gradient[start..start + len].iter_mut().zip(g) {
                     *a += x;
                 }
             }
@@ -185,10 +200,19 @@ impl Sums {
         self.count += 1;
     }
 
-    /// Adds every row of a batch (outputs 0 and 4.. are reals).
-    fn add_rows(&mut self, rows: &Rows<'_>, gradient: bool) {
+    /// Adds every row of a batch (outputs 0 and 4.. are reals). A first
+    /// batch of one row — a single particle, or the compiled code's sums
+    /// over all of them — becomes the sums as it is, without a copy.
+    fn add_rows(&mut self, rows: Rows<'_>, gradient: bool) {
         let real = |w: &u64| f64::from_bits(*w);
         let grads = if gradient { &rows.layout[4..] } else { &[] };
+        if self.count == 0 && rows.words.len() == rows.row {
+            self.value += f64::from_bits(rows.words[rows.layout[0].0]);
+            self.gradient = reals(rows.words);
+            self.ranges = grads.to_vec();
+            self.count = 1;
+            return;
+        }
         for row in rows.words.chunks_exact(rows.row.max(1)) {
             let value = f64::from_bits(row[rows.layout[0].0]);
             self.add(
@@ -201,11 +225,65 @@ impl Sums {
     }
 }
 
+/// Words of reals as reals, in place.
+fn reals(words: Vec<u64>) -> Vec<f64> {
+    let mut words = std::mem::ManuallyDrop::new(words);
+    let (ptr, len, capacity) = (words.as_mut_ptr(), words.len(), words.capacity());
+    // SAFETY: the allocation came from a `Vec<u64>` of this length and
+    // capacity, and `f64` has the size and alignment of `u64` and no
+    // invalid bit patterns; `words` is not dropped.
+    unsafe { Vec::from_raw_parts(ptr.cast::<f64>(), len, capacity) }
+}
+
 /// A step's average over its particles.
 struct Averaged {
     value: f64,
-    /// Per gradient output, its elements (empty without a gradient).
-    gradient: Vec<Vec<f64>>,
+    /// The gradient's elements, output after output (empty without a
+    /// gradient), and each output's first element and length.
+    gradient: Vec<f64>,
+    ranges: Vec<(usize, usize)>,
+    /// Whether every gradient element is finite.
+    finite: bool,
+}
+
+impl Averaged {
+    /// The average of `sums` over `n` particles: each gradient element
+    /// `(0.0 + x) / n` — the first particle added to 0.0, as every sum
+    /// starts — in one vectorized pass that also finds whether all are
+    /// finite.
+    fn new(sums: Sums, n: usize) -> Averaged {
+        let scale = 1.0 / n as f64;
+        let Sums {
+            value,
+            mut gradient,
+            ranges,
+            ..
+        } = sums;
+        // Becomes 1 at an element whose exponent bits are all set (an
+        // infinity or NaN); an integer `or`, so the loop vectorizes.
+        const EXPONENT: u64 = 0x7ff0_0000_0000_0000;
+        let mut nonfinite = 0u64;
+        for &(start, len) in &ranges {
+            for x in &mut gradient[start..start + len] {
+                *x = (0.0 + *x) * scale;
+                nonfinite |= u64::from(x.to_bits() & EXPONENT == EXPONENT);
+            }
+        }
+        Averaged {
+            value: value * scale,
+            gradient,
+            ranges,
+            finite: nonfinite == 0,
+        }
+    }
+
+    /// The gradient of each output.
+    fn outputs(&self) -> Vec<&[f64]> {
+        self.ranges
+            .iter()
+            .map(|&(start, len)| &self.gradient[start..start + len])
+            .collect()
+    }
 }
 
 /// The average of particle estimates `0..n` of `r` at step `step`, summed
@@ -224,7 +302,7 @@ fn averaged<R: Runs + ?Sized>(
     match batches(r, params, seed, step_index, n, gradient, parallel) {
         Some(parts) => {
             for part in parts {
-                sums.add_rows(&part?, gradient);
+                sums.add_rows(part?, gradient);
             }
         }
         None => {
@@ -236,18 +314,7 @@ fn averaged<R: Runs + ?Sized>(
             }
         }
     }
-    let scale = 1.0 / n as f64;
-    let mut gradient = sums.gradient;
-    if scale != 1.0 {
-        // (One particle's sum is its estimate: no pass over the gradient.)
-        for x in gradient.iter_mut().flatten() {
-            *x *= scale;
-        }
-    }
-    Ok(Averaged {
-        value: sums.value * scale,
-        gradient,
-    })
+    Ok(Averaged::new(sums, n))
 }
 
 /// Finds the first non-finite operation of particle `p` at `step_index`.
@@ -305,6 +372,13 @@ impl<'a, R: Runs + ?Sized> Trainer<'a, R> {
         &self.options
     }
 
+    /// Starts over at step 0 with a fresh optimizer state (zeroed in
+    /// place).
+    pub fn restart(&mut self) {
+        self.state.reset();
+        self.next_step = 0;
+    }
+
     /// How many steps have been taken.
     pub fn steps_taken(&self) -> usize {
         self.next_step
@@ -330,8 +404,7 @@ impl<'a, R: Runs + ?Sized> Trainer<'a, R> {
                 parallel,
             )
             .map_err(|(_, error)| FitError::Run { step: s, error })?;
-            let grad_finite = est.gradient.iter().flatten().all(|x| x.is_finite());
-            if !est.value.is_finite() || !grad_finite {
+            if !est.value.is_finite() || !est.finite {
                 let (origin, detail) = diagnose(obj, params, opts.seed, s as u64, opts.particles);
                 return Err(FitError::NonFinite {
                     step: s,
@@ -352,7 +425,7 @@ impl<'a, R: Runs + ?Sized> Trainer<'a, R> {
             self.parallel =
                 Some(rayon::current_num_threads() > 1 && started.elapsed() > PARALLEL_ABOVE);
         }
-        let grads = est.gradient;
+        let grads = est.outputs();
         // The optimizer updates the stored values in place (taken out and
         // put back, not copied: a network's parameters are megabytes).
         let mut raw: Vec<Vec<f64>> = store

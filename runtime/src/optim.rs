@@ -24,6 +24,14 @@ impl OptimizerState {
             v: sizes.iter().map(|&n| vec![0.0; n]).collect(),
         }
     }
+
+    /// Back to the fresh state, in place.
+    pub fn reset(&mut self) {
+        self.t = 0;
+        for moments in self.m.iter_mut().chain(&mut self.v) {
+            moments.fill(0.0);
+        }
+    }
 }
 
 /// Applies one ascent step of `opt` to `params` with gradient `grad`,
@@ -32,7 +40,7 @@ pub fn step(
     opt: &Optimizer,
     state: &mut OptimizerState,
     params: &mut [Vec<f64>],
-    grad: &[Vec<f64>],
+    grad: &[&[f64]],
     active: &[bool],
 ) {
     state.t += 1;
@@ -41,7 +49,7 @@ pub fn step(
         if !active.get(i).copied().unwrap_or(false) {
             continue;
         }
-        let g = &grad[i];
+        let g = grad[i];
         match *opt {
             Optimizer::Sgd { lr } => {
                 for (x, gi) in p.iter_mut().zip(g) {
@@ -189,8 +197,8 @@ mod tests {
             let mut params = vec![vec![0.0]];
             let mut state = OptimizerState::new(&[1]);
             for _ in 0..2000 {
-                let g = vec![vec![-2.0 * (params[0][0] - 3.0)]];
-                step(&opt, &mut state, &mut params, &g, &[true]);
+                let g = [-2.0 * (params[0][0] - 3.0)];
+                step(&opt, &mut state, &mut params, &[&g], &[true]);
             }
             assert!(
                 (params[0][0] - 3.0).abs() < 1e-3,

@@ -7,7 +7,10 @@
 //! broadcasts, `Call` kernels (libm's `exp`, `pow`), results read after the
 //! run and intermediates that are not — at sizes that fill several blocks
 //! and leave a tail, and at sizes below the blockwise threshold, and check
-//! every output against the interpreter's bits.
+//! every output against the interpreter's bits. Runs may also read
+//! `expand`s and broadcasts they compute in place (repeated rows, uniform
+//! tensors) and contain guards, checked block by block: the same errors
+//! as the interpreter's, in the same order.
 
 use ndarray::{ArrayD, IxDyn};
 use rand::rngs::Xoshiro256PlusPlus;
@@ -87,9 +90,27 @@ fn bits(v: &Value) -> Vec<u64> {
     }
 }
 
-fn check(text: &str, shape: &[usize]) {
+/// Runs `text` on `args` under both back ends: both succeed with the
+/// same bits, or both fail with the same message.
+fn compare(text: &str, args: &[Value], what: &str) {
     let f = read_function(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let compiled = jit::compile(&f).unwrap_or_else(|e| panic!("{}", e.reason));
+    let key = RunKey::new(7, 0, 0);
+    let want = run(&f, args, &mut RunContext::new(key));
+    let got = compiled.run(args, &mut RunContext::new(key));
+    match (want, got) {
+        (Ok(want), Ok(got)) => {
+            assert_eq!(want.len(), got.len());
+            for (k, (w, g)) in want.iter().zip(&got).enumerate() {
+                assert_eq!(bits(w), bits(g), "{what}, output {k}");
+            }
+        }
+        (Err(want), Err(got)) => assert_eq!(want.message, got.message, "{what}"),
+        (want, got) => panic!("{what}: the interpreter gave {want:?}, the JIT {got:?}"),
+    }
+}
+
+fn check(text: &str, shape: &[usize]) {
     for seed in 0..3 {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let args = [
@@ -97,16 +118,67 @@ fn check(text: &str, shape: &[usize]) {
             tensor(shape, &mut rng),
             Value::F(1.5),
         ];
-        let key = RunKey::new(seed, 0, 0);
-        let want = run(&f, &args, &mut RunContext::new(key)).expect("the interpreter runs");
-        let got = compiled
-            .run(&args, &mut RunContext::new(key))
-            .expect("the JIT runs");
-        assert_eq!(want.len(), got.len());
-        for (k, (w, g)) in want.iter().zip(&got).enumerate() {
-            assert_eq!(bits(w), bits(g), "{shape:?}, output {k}, seed {seed}");
-        }
+        compare(text, &args, &format!("{shape:?}, seed {seed}"));
     }
+}
+
+fn vector(xs: Vec<f64>, shape: &[usize]) -> Value {
+    Value::from_f64_array(ArrayD::from_shape_vec(IxDyn(shape), xs).expect("shape"))
+}
+
+/// A bias along the first axis and a uniform tensor from an `expand` of
+/// a broadcast, read in place by a blockwise run (`[3,700]`), and — with
+/// `extra` holding an operation without a vector kernel — by a run that
+/// goes element by element.
+fn expands(extra: &str) -> String {
+    format!(
+        "func @expands(%x: f64[3,700], %bias: f64[700], %s: f64) -> (f64[3,700], f64[3,700]) {{
+           %rows = expand<axis=0, n=3> %bias : f64[3,700]
+           %col = broadcast<3> %s : f64[3]
+           %u = expand<axis=1, n=700> %col : f64[3,700]
+           %a = add %x, %rows : f64[3,700]
+           %b = mul %a, %u : f64[3,700]
+           %c = sub %b, %rows : f64[3,700]
+           {extra}
+           return %c, %b
+         }}"
+    )
+}
+
+#[test]
+fn runs_read_expanded_rows_and_uniform_tensors_in_place() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+    let x = tensor(&[3, 700], &mut rng);
+    let bias = vector((0..700).map(|k| k as f64 * 0.01 - 3.0).collect(), &[700]);
+    let args = [x, bias, Value::F(-0.75)];
+    compare(&expands(""), &args, "blockwise");
+    // `polygamma` keeps the run element by element: the expands are then
+    // computed before its loop.
+    let scalar = "%p = polygamma<1> %c : f64[3,700]\n %q = add %p, %rows : f64[3,700]";
+    compare(&expands(scalar), &args, "element by element");
+}
+
+/// Two guards in one run: `%x·%x` must be finite, `%y` positive.
+const GUARDS: &str = "func @guards(%x: f64[2100], %y: f64[2100]) -> (f64[2100]) {
+       %a = mul %x, %x : f64[2100]
+       %ga = guard<finite, \"the first\"> %a : f64[2100]
+       %b = add %ga, %y : f64[2100]
+       %gb = guard<positive, \"the second\"> %y : f64[2100]
+       %c = mul %b, %gb : f64[2100]
+       return %c
+     }";
+
+#[test]
+fn guards_in_runs_fail_as_the_interpreter_fails() {
+    let ok = |k: usize| 1.0 + k as f64;
+    let with = |f: &dyn Fn(usize) -> f64| vector((0..2100).map(f).collect(), &[2100]);
+    compare(GUARDS, &[with(&ok), with(&ok)], "both hold");
+    // The first fails in the last block and the second in the first: the
+    // interpreter checks the first guard over every element first.
+    let late_inf = |k: usize| if k == 2090 { f64::INFINITY } else { ok(k) };
+    let early_neg = |k: usize| if k == 3 { -1.0 } else { ok(k) };
+    compare(GUARDS, &[with(&late_inf), with(&early_neg)], "both fail");
+    compare(GUARDS, &[with(&ok), with(&early_neg)], "the second fails");
 }
 
 #[test]

@@ -185,6 +185,23 @@ pub(super) extern "C" fn guard_tensor(rt: *mut Rt, fail_index: u32, ptr: *const 
     }
 }
 
+/// An elementwise guard on `n` reals of a tensor (a block of a fused
+/// run): the interpreter's check, whose message names the first failing
+/// element's value — the same whichever block holds it.
+pub(super) extern "C" fn guard_block(rt: *mut Rt, fail_index: u32, xs: *const f64, n: u64) -> i32 {
+    // SAFETY: see `scalar_checked`; compiled code passes `n` reals.
+    let rt = unsafe { &mut *rt };
+    let meta: &Meta = unsafe { &*rt.meta };
+    let xs = unsafe { std::slice::from_raw_parts(xs, n as usize) };
+    let Some((kind, what)) = &meta.failures[fail_index as usize].guard else {
+        return 0;
+    };
+    match crate::interp::check_elements(*kind, what, xs) {
+        Ok(()) => 0,
+        Err(m) => fail(rt, fail_index, m),
+    }
+}
+
 /// An index out of range.
 pub(super) extern "C" fn index_failed(rt: *mut Rt, fail_index: u32, index: i64, len: i64) -> i32 {
     // SAFETY: see `scalar_checked`.

@@ -74,6 +74,31 @@ enum V {
     T(Value),
 }
 
+/// A tensor that an `expand` or a `broadcast` would materialize, left
+/// for the fused runs that read it (all its readers are) to read in
+/// place.
+#[derive(Clone, Copy, Debug)]
+enum Lazy {
+    /// Every element is this scalar.
+    Uniform(Value),
+    /// The `w` elements at this address repeated (an `expand` along the
+    /// first axis): element `k` is element `k mod w`.
+    Rows(Value, i64),
+}
+
+/// What a blockwise fused run does for one operation.
+#[derive(Clone, Copy, Debug)]
+enum Blk {
+    /// A vector kernel, with the scalar function of the `Call` kernels.
+    Kernel(Kernel, usize),
+    /// An elementwise guard: check the block, then copy it.
+    Guard,
+}
+
+/// The most elements of a `Lazy::Rows` value: its repeats fill a scratch
+/// buffer of about `BLOCK + w` elements.
+const MAX_ROW: i64 = 4096;
+
 struct Lowering<'a, 'b> {
     f: &'a Function,
     b: FunctionBuilder<'b>,
@@ -99,6 +124,16 @@ struct Lowering<'a, 'b> {
     /// the value slots), and the most any loop uses.
     scratch_at: i64,
     scratch_size: i64,
+    /// The output buffer, and the word at which each tensor result that
+    /// an operation computes straight into it starts (its slot is there,
+    /// so it needs no copy at the end).
+    outputs: Value,
+    out_words: HashMap<ValueId, i64>,
+    /// The output addresses handed out as slots, with their values.
+    out_addrs: HashMap<Value, ValueId>,
+    /// Values left unmaterialized for the fused runs that read them, with
+    /// the operation that would compute them.
+    deferred: HashMap<ValueId, (OpId, Lazy)>,
 }
 
 const PTR: CType = types::I64;
@@ -179,6 +214,11 @@ impl Lowering<'_, '_> {
     }
 
     fn slot(&mut self, v: ValueId) -> Result<Value, Unsupported> {
+        if let Some(&w) = self.out_words.get(&v) {
+            let at = self.b.ins().iadd_imm_s(self.outputs, 8 * w);
+            self.out_addrs.insert(at, v);
+            return Ok(at);
+        }
         let off = *self.layout.slots.get(&v).ok_or_else(|| Unsupported {
             reason: format!("internal: no slot for value #{}", v.0),
         })?;
@@ -277,8 +317,18 @@ impl Lowering<'_, '_> {
     fn region_ops(&mut self, region: &Region) -> Result<(), Unsupported> {
         let mut run: Vec<OpId> = Vec::new();
         let mut run_len = 0;
+        let here: HashSet<OpId> = region.ops.iter().copied().collect();
         for &id in &region.ops {
             let op = self.f.op(id);
+            if let Some(lazy) = self.deferrable(op, &here) {
+                // Computed by the runs that read it; does not end a run.
+                let r = op.results[0];
+                if let Lazy::Uniform(x) = lazy {
+                    self.uniform.insert(r, x);
+                }
+                self.deferred.insert(r, (id, lazy));
+                continue;
+            }
             if let Some(n) = self.fusible(op) {
                 if n != run_len {
                     self.fused(&std::mem::take(&mut run))?;
@@ -304,14 +354,77 @@ impl Lowering<'_, '_> {
         self.fused(&run)
     }
 
+    /// Whether `op` (an `expand` or a `broadcast`) may be left to the
+    /// blockwise runs that read its result, and as what: a uniform tensor
+    /// (of a scalar, or of a uniform tensor) or repeated rows (an `expand`
+    /// along the first axis of at most `MAX_ROW` elements). Every reader
+    /// must be an elementwise operation of the same region with a vector
+    /// kernel, and the result neither yielded nor short.
+    fn deferrable(&self, op: &Op, here: &HashSet<OpId>) -> Option<Lazy> {
+        let OpKind::Prim(p) = &op.kind else {
+            return None;
+        };
+        if !matches!(
+            p,
+            Prim::Expand { .. } | Prim::Broadcast(_) | Prim::BroadcastLike
+        ) {
+            return None;
+        }
+        let r = op.results[0];
+        let n = self.f.ty(r).num_elements()?;
+        if (n as i64) < BLOCKS_FROM || self.yielded.contains(&r) {
+            return None;
+        }
+        let read_by_kernels = self.users.get(&r)?.iter().all(|&u| {
+            let user = self.f.op(u);
+            here.contains(&u)
+                && !matches!(user.kind, OpKind::Prim(Prim::Guard { .. }))
+                && self.fusible(user) == Some(n)
+                && self.block_kernels(&[u]).is_some()
+        });
+        if !read_by_kernels {
+            return None;
+        }
+        let a = op.args[0];
+        match (self.vals.get(&a), self.uniform.get(&a)) {
+            (Some(V::S(x)), _) | (_, Some(x)) => Some(Lazy::Uniform(*x)),
+            (Some(V::T(t)), None) => {
+                let w = self.f.ty(a).num_elements()? as i64;
+                (matches!(p, Prim::Expand { axis: 0, .. }) && w <= MAX_ROW)
+                    .then_some(Lazy::Rows(*t, w))
+            }
+            _ => None,
+        }
+    }
+
+    /// Lowers the deferred operation that computes `v`, if any, here.
+    fn materialize(&mut self, v: ValueId) -> Result<(), Unsupported> {
+        match self.deferred.remove(&v) {
+            Some((id, _)) => self.op(id),
+            None => Ok(()),
+        }
+    }
+
     /// The element count of `op` if it is an elementwise primitive on
-    /// tensors that a fused loop may compute: no integer operands or
-    /// result, whose checks could fail in another order once fused.
+    /// tensors that a fused loop may compute — no integer operands or
+    /// result, whose checks could fail in another order once fused — or
+    /// an elementwise guard on reals (fused only blockwise).
     fn fusible(&self, op: &Op) -> Option<usize> {
         let OpKind::Prim(p) = &op.kind else {
             return None;
         };
         let rty = self.f.ty(op.results[0]);
+        if let Prim::Guard { kind, .. } = p {
+            let elementwise = matches!(
+                kind,
+                GuardKind::Positive
+                    | GuardKind::NonNegative
+                    | GuardKind::UnitInterval
+                    | GuardKind::Finite
+            );
+            return (elementwise && rty.elem == Elem::F64 && !rty.is_scalar())
+                .then(|| rty.num_elements().unwrap_or(0));
+        }
         let integer =
             rty.elem == Elem::I64 || op.args.iter().any(|&a| self.f.ty(a).elem == Elem::I64);
         (p.is_elementwise() && !rty.is_scalar() && !integer)
@@ -1211,10 +1324,31 @@ impl Lowering<'_, '_> {
             .ty(self.f.op(first).results[0])
             .num_elements()
             .unwrap_or(0) as i64;
+        let is_guard =
+            |l: &Self, id: OpId| matches!(l.f.op(id).kind, OpKind::Prim(Prim::Guard { .. }));
+        let guards: Vec<usize> = (0..ops.len()).filter(|&i| is_guard(self, ops[i])).collect();
         if n >= BLOCKS_FROM
-            && let Some(kernels) = self.block_kernels(ops)
+            && let Some(plan) = self.block_kernels(ops)
         {
-            return self.fused_blocks(ops, n, &kernels);
+            // One guard per blockwise run: with two, a block could fail the
+            // second before another block fails the first, and report the
+            // wrong error.
+            if let Some(&second) = guards.get(1) {
+                self.fused(&ops[..second])?;
+                return self.fused(&ops[second..]);
+            }
+            return self.fused_blocks(ops, n, &plan);
+        }
+        // Element by element: guards check whole tensors between the loops.
+        if let Some(&g) = guards.first() {
+            self.fused(&ops[..g])?;
+            self.op(ops[g])?;
+            return self.fused(&ops[g + 1..]);
+        }
+        for &id in ops {
+            for &a in &self.f.op(id).args {
+                self.materialize(a)?;
+            }
         }
         let mut stores = Vec::new();
         for id in self.stored(ops) {
@@ -1284,20 +1418,23 @@ impl Lowering<'_, '_> {
 
     /// The vector kernel of each operation of a run (with the scalar
     /// function the `Call` kernels apply), or `None` if one has none.
-    fn block_kernels(&self, ops: &[OpId]) -> Option<Vec<(Kernel, usize)>> {
+    fn block_kernels(&self, ops: &[OpId]) -> Option<Vec<Blk>> {
         ops.iter()
             .map(|&id| {
                 let op = self.f.op(id);
                 let OpKind::Prim(p) = &op.kind else {
                     return None;
                 };
+                if let Prim::Guard { .. } = p {
+                    return self.fusible(op).map(|_| Blk::Guard);
+                }
                 let real = op.args.iter().all(|&a| self.f.ty(a).elem == Elem::F64);
                 let boolean = op.args.iter().all(|&a| self.f.ty(a).elem == Elem::Bool);
                 let f1 = |f: extern "C" fn(f64) -> f64| (Kernel::Call1, f as *const () as usize);
                 let f2 =
                     |f: extern "C" fn(f64, f64) -> f64| (Kernel::Call2, f as *const () as usize);
                 let k = |k: Kernel| (k, 0);
-                Some(match p {
+                let (kernel, f) = match p {
                     _ if !real && !boolean && *p != Prim::Select => return None,
                     Prim::Neg if real => k(Kernel::Neg),
                     Prim::Abs if real => k(Kernel::Abs),
@@ -1345,7 +1482,8 @@ impl Lowering<'_, '_> {
                     },
                     Prim::StopGrad if real => k(Kernel::Copy),
                     _ => return None,
-                })
+                };
+                Some(Blk::Kernel(kernel, f))
             })
             .collect()
     }
@@ -1354,15 +1492,13 @@ impl Lowering<'_, '_> {
     /// operation one call of its vector kernel (`elementwise`) per block:
     /// intermediates live in block-sized scratch buffers in the frame
     /// (reused once their last reader has run), results read after the
-    /// run go straight to their slots, and scalars and uniform tensors are
-    /// read from a block of copies filled before the loop. Each kernel
-    /// computes the interpreter's scalar rule, so the numbers are the same.
-    fn fused_blocks(
-        &mut self,
-        ops: &[OpId],
-        n: i64,
-        kernels: &[(Kernel, usize)],
-    ) -> Result<(), Unsupported> {
+    /// run go straight to their slots, scalars and uniform tensors are
+    /// read from a block of copies filled before the loop, and repeated
+    /// rows (`Lazy::Rows`) from their repeats, at the block's offset in a
+    /// row. A guard checks each block (`guard_block`) and copies it. Each
+    /// kernel computes the interpreter's scalar rule, so the numbers are
+    /// the same.
+    fn fused_blocks(&mut self, ops: &[OpId], n: i64, plan: &[Blk]) -> Result<(), Unsupported> {
         /// Where an operand's block comes from.
         #[derive(Clone, Copy)]
         enum Src {
@@ -1370,15 +1506,31 @@ impl Lowering<'_, '_> {
             Tensor(Value),
             /// A scratch buffer (frame offset from the scratch start).
             Scratch(i64),
+            /// The repeats of a row of `w` elements in scratch.
+            Rows(i64, i64),
         }
-        let buffer = BLOCK * 8;
-        let mut used = 0i64;
-        let mut free: Vec<i64> = Vec::new();
-        let mut alloc = |free: &mut Vec<i64>| {
-            free.pop().unwrap_or_else(|| {
-                used += buffer;
-                used - buffer
-            })
+        /// Scratch offsets: block buffers, reused through `free`, and
+        /// buffers of other sizes, never given back.
+        struct Scratch {
+            used: i64,
+            free: Vec<i64>,
+        }
+        impl Scratch {
+            fn bytes(&mut self, bytes: i64) -> i64 {
+                let at = self.used;
+                self.used += (bytes + 63) / 64 * 64;
+                at
+            }
+            fn block(&mut self) -> i64 {
+                match self.free.pop() {
+                    Some(at) => at,
+                    None => self.bytes(BLOCK * 8),
+                }
+            }
+        }
+        let mut scratch = Scratch {
+            used: 0,
+            free: Vec::new(),
         };
         let stored: HashSet<OpId> = self.stored(ops).into_iter().collect();
         let position: HashMap<ValueId, usize> = ops
@@ -1393,30 +1545,43 @@ impl Lowering<'_, '_> {
                 last_read.insert(a, i);
             }
         }
-        // Scalars and uniform tensors read by the run: a block of copies
-        // each, filled once.
+        // Operands from before the run: tensors read in place; scalars and
+        // uniform tensors as a block of copies, repeated rows as their
+        // repeats, both filled once.
         let mut src: HashMap<ValueId, Src> = HashMap::new();
         let mut fills: Vec<(i64, Value, Elem)> = Vec::new();
+        let mut tiles: Vec<(i64, Value, i64, Elem)> = Vec::new();
         for &id in ops {
             for &a in &self.f.op(id).args {
                 if src.contains_key(&a) || position.contains_key(&a) {
                     continue;
                 }
+                let elem = self.f.ty(a).elem;
                 let scalar = match self.vals.get(&a) {
                     Some(V::S(x)) => Some(*x),
                     _ => self.uniform.get(&a).copied(),
                 };
-                match (scalar, self.vals.get(&a)) {
-                    (Some(x), _) => {
-                        let at = alloc(&mut free);
-                        fills.push((at, x, self.f.ty(a).elem));
-                        src.insert(a, Src::Scratch(at));
+                let rows = match self.deferred.get(&a) {
+                    Some(&(_, Lazy::Rows(t, w))) => Some((t, w)),
+                    _ => None,
+                };
+                let from = match (scalar, rows, self.vals.get(&a)) {
+                    (Some(x), _, _) => {
+                        let at = scratch.block();
+                        fills.push((at, x, elem));
+                        Src::Scratch(at)
                     }
-                    (None, Some(V::T(t))) => {
-                        src.insert(a, Src::Tensor(*t));
+                    (None, Some((t, w)), _) => {
+                        // Enough repeats to read a block from any offset.
+                        let repeats = (BLOCK + w - 2) / w + 1;
+                        let at = scratch.bytes(repeats * w * elem_bytes(elem));
+                        tiles.push((at, t, w, elem));
+                        Src::Rows(at, w)
                     }
+                    (None, None, Some(V::T(t))) => Src::Tensor(*t),
                     _ => return unsupported(format!("internal: value #{} not lowered", a.0)),
-                }
+                };
+                src.insert(a, from);
             }
         }
         // Each result's place: its slot if stored, else a scratch buffer
@@ -1427,7 +1592,7 @@ impl Lowering<'_, '_> {
             let place = if stored.contains(&id) {
                 Src::Tensor(self.slot(r)?)
             } else {
-                Src::Scratch(alloc(&mut free))
+                Src::Scratch(scratch.block())
             };
             places.push(place);
             src.insert(r, place);
@@ -1435,31 +1600,43 @@ impl Lowering<'_, '_> {
                 if let (Some(&p), Some(Src::Scratch(at))) = (position.get(&a), src.get(&a))
                     && last_read.get(&a) == Some(&i)
                     && !stored.contains(&ops[p])
-                    && !free.contains(at)
+                    && !scratch.free.contains(at)
                 {
-                    free.push(*at);
+                    scratch.free.push(*at);
                 }
             }
             // A result nothing in the run reads frees its buffer at once.
             if let Src::Scratch(at) = place
                 && !last_read.contains_key(&r)
             {
-                free.push(at);
+                scratch.free.push(at);
             }
         }
-        self.scratch_size = self.scratch_size.max(used);
+        self.scratch_size = self.scratch_size.max(scratch.used);
+        let failures: Vec<Option<u32>> = ops
+            .iter()
+            .zip(plan)
+            .map(|(&id, blk)| match (blk, &self.f.op(id).kind) {
+                (Blk::Guard, OpKind::Prim(Prim::Guard { kind, what })) => {
+                    let op = self.f.op(id);
+                    let ty = self.f.ty(op.args[0]).clone();
+                    Some(self.failure(op, Some((*kind, what.clone())), ty))
+                }
+                _ => None,
+            })
+            .collect();
         let entry = self
             .b
             .ins()
             .iconst(PTR, crate::elementwise::entry() as usize as i64);
         let sig = self.sig(&[types::I32, types::I64, PTR, PTR, PTR, PTR], &[]);
-        let scratch = self.b.ins().iadd_imm_s(self.frame, self.scratch_at);
+        let base = self.b.ins().iadd_imm_s(self.frame, self.scratch_at);
         let null = self.b.ins().iconst(PTR, 0);
         let block_n = self.b.ins().iconst(types::I64, BLOCK);
         for (at, x, elem) in fills {
             let w = self.word(x, elem);
             let one = self.word_array(&[w]);
-            let out = self.b.ins().iadd_imm_s(scratch, at);
+            let out = self.b.ins().iadd_imm_s(base, at);
             let code = if elem == Elem::Bool {
                 Kernel::Fill8
             } else {
@@ -1469,6 +1646,20 @@ impl Lowering<'_, '_> {
             self.b
                 .ins()
                 .call_indirect(sig, entry, &[code, block_n, out, one, null, null]);
+        }
+        for (at, t, w, elem) in tiles {
+            let out = self.b.ins().iadd_imm_s(base, at);
+            let repeats = (BLOCK + w - 2) / w + 1;
+            let mut args = vec![t, out];
+            for d in [1, repeats, w * elem_bytes(elem)] {
+                args.push(self.b.ins().iconst(types::I64, d));
+            }
+            self.call(
+                h::expand as *const () as usize,
+                &[PTR, PTR, types::I64, types::I64, types::I64],
+                &[],
+                &args,
+            );
         }
         // for k0 in (0..n).step_by(BLOCK)
         let header = self.b.create_block();
@@ -1490,20 +1681,42 @@ impl Lowering<'_, '_> {
                 let off = l.b.ins().imul_imm_s(k0, elem_bytes(elem));
                 l.b.ins().iadd(t, off)
             }
-            Src::Scratch(at) => l.b.ins().iadd_imm_s(scratch, at),
+            Src::Scratch(at) => l.b.ins().iadd_imm_s(base, at),
+            Src::Rows(at, w) => {
+                let in_row = l.b.ins().urem_imm_s(k0, w);
+                let off = l.b.ins().imul_imm_s(in_row, elem_bytes(elem));
+                let row = l.b.ins().iadd_imm_s(base, at);
+                l.b.ins().iadd(row, off)
+            }
         };
         for (i, &id) in ops.iter().enumerate() {
             let op = self.f.op(id);
-            let (kernel, f) = kernels[i];
             let out = addr(self, places[i], self.f.ty(op.results[0]).elem);
             let mut operands = [null; 3];
             for (j, &a) in op.args.iter().enumerate() {
                 operands[j] = addr(self, src[&a], self.f.ty(a).elem);
             }
-            if f != 0 {
-                // The `Call` kernels' function is their last operand.
-                operands[2] = self.b.ins().iconst(PTR, f as i64);
-            }
+            let kernel = match plan[i] {
+                Blk::Kernel(kernel, f) => {
+                    if f != 0 {
+                        // The `Call` kernels' function is their last operand.
+                        operands[2] = self.b.ins().iconst(PTR, f as i64);
+                    }
+                    kernel
+                }
+                Blk::Guard => {
+                    let fail = failures[i].unwrap_or(0);
+                    let fail_v = self.b.ins().iconst(types::I32, fail as i64);
+                    let status = self.call(
+                        h::guard_block as *const () as usize,
+                        &[PTR, types::I32, PTR, types::I64],
+                        &[types::I32],
+                        &[self.rt, fail_v, operands[0], len],
+                    )[0];
+                    self.check_status(status);
+                    Kernel::Copy
+                }
+            };
             let code = self.b.ins().iconst(types::I32, kernel as i64);
             self.b.ins().call_indirect(
                 sig,
@@ -1761,6 +1974,10 @@ pub(super) fn compile(
             uniform: HashMap::new(),
             scratch_at: layout.size.div_ceil(64) as i64 * 64,
             scratch_size: 0,
+            outputs,
+            out_words: direct_outputs(f),
+            out_addrs: HashMap::new(),
+            deferred: HashMap::new(),
         };
         f.walk_ops(|id, op| {
             for &a in &op.args {
@@ -1796,8 +2013,12 @@ pub(super) fn compile(
                 at += 1;
             } else {
                 let src = l.t(r)?;
-                let dst = l.b.ins().iadd_imm_s(outputs, 8 * at);
-                l.copy(dst, src, &ty);
+                // Computed in place, unless it is a value computed
+                // elsewhere (a parameter, an alias) or a second copy.
+                if l.out_addrs.get(&src) != Some(&r) || l.out_words.get(&r) != Some(&at) {
+                    let dst = l.b.ins().iadd_imm_s(outputs, 8 * at);
+                    l.copy(dst, src, &ty);
+                }
                 at += (byte_size(&ty).unwrap_or(0) as i64 + 7) / 8;
             }
         }
@@ -1845,6 +2066,34 @@ pub(super) fn compile(
         meta,
         frame_size,
     })
+}
+
+/// The tensor results that operations of `f`'s body compute straight
+/// into the output buffer, by their first word there: each result's first
+/// occurrence, if a primitive of the body defines it.
+fn direct_outputs(f: &Function) -> HashMap<ValueId, i64> {
+    let defined: HashSet<ValueId> = f
+        .body
+        .ops
+        .iter()
+        .map(|&id| f.op(id))
+        .filter(|op| matches!(op.kind, OpKind::Prim(_)))
+        .flat_map(|op| op.results.iter().copied())
+        .collect();
+    let mut out = HashMap::new();
+    let mut at = 0i64;
+    for &r in &f.body.results {
+        let ty = f.ty(r);
+        if ty.is_scalar() {
+            at += 1;
+            continue;
+        }
+        if defined.contains(&r) {
+            out.entry(r).or_insert(at);
+        }
+        at += byte_size(ty).unwrap_or(0).div_ceil(8) as i64;
+    }
+    out
 }
 
 /// The words of `f`'s outputs that hold reals (in the output layout).
