@@ -196,3 +196,36 @@ fn short_runs_give_the_interpreters_bits() {
     check(&chain("[2,4]", 8), &[2, 4]);
     check(&chain("[31]", 31), &[31]);
 }
+
+/// A run that stays open past operations it can be reordered with: a
+/// reduction of the run (postponed after its loop) and what reads it, a
+/// scalar and a broadcast that read nothing of it (emitted ahead), and an
+/// index that may fail (ahead of the loop only while the run holds no
+/// guard, so errors keep their order).
+const REORDERED: &str = "func @reordered(%x: f64[2100], %y: f64[2100], %s: f64, %v: f64[3], %k: i64) -> (f64, f64[2100], f64) {
+       %a = mul %x, %y : f64[2100]
+       %t = sum %a : f64
+       %u = mul %s, %s : f64
+       %ub = broadcast<2100> %u : f64[2100]
+       %b = add %a, %ub : f64[2100]
+       %g = guard<finite, \"the sum\"> %b : f64[2100]
+       %w = mul %t, %s : f64
+       %e = index %v, %k : f64
+       %c = mul %g, %x : f64[2100]
+       return %w, %c, %e
+     }";
+
+#[test]
+fn runs_stay_open_past_what_they_can_be_reordered_with() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+    let (x, y) = (tensor(&[2100], &mut rng), tensor(&[2100], &mut rng));
+    let v = vector(vec![1.0, 2.0, 3.0], &[3]);
+    let args = |x: &Value, k: i64| [x.clone(), y.clone(), Value::F(0.5), v.clone(), Value::I(k)];
+    compare(REORDERED, &args(&x, 2), "all hold");
+    compare(REORDERED, &args(&x, 5), "the index fails");
+    // The guard fails too, and comes first.
+    let mut xs = vec![1.0; 2100];
+    xs[1999] = f64::INFINITY;
+    let inf = vector(xs, &[2100]);
+    compare(REORDERED, &args(&inf, 5), "the guard and the index fail");
+}

@@ -95,6 +95,20 @@ enum Blk {
     Guard,
 }
 
+/// A run being gathered by `Lowering::schedule`, and what waits for it.
+#[derive(Default)]
+struct Open {
+    run: Vec<OpId>,
+    /// The run's element count, and whether it holds a guard.
+    size: usize,
+    guard: bool,
+    postponed: Vec<OpId>,
+    /// Values the run and the postponed operations compute.
+    computed: HashSet<ValueId>,
+    /// Values the postponed operations compute.
+    later: HashSet<ValueId>,
+}
+
 /// The most elements of a `Lazy::Rows` value: its repeats fill a scratch
 /// buffer of about `BLOCK + w` elements.
 const MAX_ROW: i64 = 4096;
@@ -309,18 +323,48 @@ impl Lowering<'_, '_> {
 
     // ---- operations -----------------------------------------------------------
 
-    /// Lowers a region's operations in order, except that runs of
-    /// elementwise tensor operations of one size are fused into one loop
-    /// (`fused`). Constants met inside a run are emitted before its loop
-    /// (they read nothing and cannot fail); any other operation ends the
-    /// run.
+    /// Lowers a region's operations (`schedule`).
     fn region_ops(&mut self, region: &Region) -> Result<(), Unsupported> {
-        let mut run: Vec<OpId> = Vec::new();
-        let mut run_len = 0;
         let here: HashSet<OpId> = region.ops.iter().copied().collect();
-        for &id in &region.ops {
+        self.schedule(&region.ops, &here)
+    }
+
+    /// Lowers `ops` (of the region whose operations are `here`), gathering
+    /// elementwise tensor operations of one size into runs fused into one
+    /// loop (`fused`). A run stays open past operations it can be
+    /// reordered with, so that more of the same size can join it:
+    ///
+    /// * constants, and total operations (`total`: pure, cannot fail) that
+    ///   read nothing the run or the postponed operations compute, are
+    ///   emitted at once, ahead of the run's loop; so are other operations
+    ///   reading none of it when the run holds no guard (the run then
+    ///   cannot fail, so nothing that fails is reordered with a failure);
+    /// * total operations that read what the run computes, and total
+    ///   elementwise operations of another size, are postponed: scheduled
+    ///   (the same way) after the run's loop;
+    /// * anything else — an operation with regions, one that may fail and
+    ///   reads the run, an elementwise one reading a postponed value —
+    ///   ends the run.
+    ///
+    /// Failing operations and effects keep their order, and an operation
+    /// is emitted after everything it reads, so the results are those of
+    /// the operations in program order.
+    fn schedule(&mut self, ops: &[OpId], here: &HashSet<OpId>) -> Result<(), Unsupported> {
+        let is_guard = |op: &Op| matches!(op.kind, OpKind::Prim(Prim::Guard { .. }));
+        let mut work: std::collections::VecDeque<OpId> = ops.iter().copied().collect();
+        let mut open = Open::default();
+        loop {
+            let Some(id) = work.pop_front() else {
+                // The end: the open run's loop, then what it postponed.
+                self.fused(&open.run)?;
+                if open.postponed.is_empty() {
+                    return Ok(());
+                }
+                work.extend(std::mem::take(&mut open).postponed);
+                continue;
+            };
             let op = self.f.op(id);
-            if let Some(lazy) = self.deferrable(op, &here) {
+            if let Some(lazy) = self.deferrable(op, here) {
                 // Computed by the runs that read it; does not end a run.
                 let r = op.results[0];
                 if let Lazy::Uniform(x) = lazy {
@@ -329,12 +373,21 @@ impl Lowering<'_, '_> {
                 self.deferred.insert(r, (id, lazy));
                 continue;
             }
-            if let Some(n) = self.fusible(op) {
-                if n != run_len {
-                    self.fused(&std::mem::take(&mut run))?;
+            let reads = |set: &HashSet<ValueId>| {
+                !op.regions.is_empty() || op.args.iter().any(|a| set.contains(a))
+            };
+            let total = self.total(op);
+            let fusible = self.fusible(op);
+            let joins = open.run.is_empty() || (fusible == Some(open.size) && !reads(&open.later));
+            if let Some(n) = fusible
+                && joins
+            {
+                if open.run.is_empty() {
+                    open.size = n;
                 }
-                run_len = n;
-                run.push(id);
+                open.run.push(id);
+                open.guard |= is_guard(op);
+                open.computed.extend(op.results.iter().copied());
                 continue;
             }
             let constant = matches!(
@@ -346,12 +399,60 @@ impl Lowering<'_, '_> {
                         | Prim::ConstTensor { .. }
                 )
             );
-            if !constant {
-                self.fused(&std::mem::take(&mut run))?;
+            let ahead = fusible.is_none() && !reads(&open.computed) && (total || !open.guard);
+            if constant || ahead || open.run.is_empty() {
+                self.op(id)?;
+            } else if total {
+                open.postponed.push(id);
+                open.computed.extend(op.results.iter().copied());
+                open.later.extend(op.results.iter().copied());
+            } else {
+                // It ends the run: the run's loop, then what it postponed,
+                // then this operation, then the rest.
+                self.fused(&open.run)?;
+                work.push_front(id);
+                for &p in open.postponed.iter().rev() {
+                    work.push_front(p);
+                }
+                open = Open::default();
             }
-            self.op(id)?;
         }
-        self.fused(&run)
+    }
+
+    /// Whether `op` is total: a primitive without regions that cannot
+    /// fail and has no effect, on reals and booleans (integer operations
+    /// may fail), so it may be emitted anywhere after what it reads.
+    fn total(&self, op: &Op) -> bool {
+        let OpKind::Prim(p) = &op.kind else {
+            return false;
+        };
+        let integer = op
+            .args
+            .iter()
+            .chain(&op.results)
+            .any(|&v| self.f.ty(v).elem == Elem::I64);
+        let kind = p.is_elementwise()
+            || matches!(
+                p,
+                Prim::ConstF64(_)
+                    | Prim::ConstBool(_)
+                    | Prim::ConstTensor { .. }
+                    | Prim::Broadcast(_)
+                    | Prim::BroadcastLike
+                    | Prim::Expand { .. }
+                    | Prim::Pack
+                    | Prim::Sum
+                    | Prim::LogSumExp
+                    | Prim::Reduce { .. }
+                    | Prim::MatVec { .. }
+                    | Prim::Outer
+                    | Prim::MatMul { .. }
+                    | Prim::Transpose
+                    | Prim::Reshape(_)
+                    | Prim::Concat
+                    | Prim::StopGrad
+            );
+        kind && !integer && op.regions.is_empty()
     }
 
     /// Whether `op` (an `expand` or a `broadcast`) may be left to the

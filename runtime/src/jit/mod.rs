@@ -26,7 +26,18 @@
 //!   uniform tensors (constants of one value, broadcasts) read from a block
 //!   of copies. Either way only the values read after the run are stored.
 //!   Integer operations, whose checks could fail in another order, stay
-//!   unfused.
+//!   unfused. A blockwise run also reads `expand`s and broadcasts in place
+//!   (repeated rows, uniform tensors; materialized only for a run that
+//!   goes element by element) and
+//!   checks an elementwise guard block by block (one guard per run, so
+//!   errors come in program order). Runs stay open past operations they
+//!   may be reordered with (`lower::Lowering::schedule`): pure operations
+//!   that read nothing of the run are emitted ahead of its loop, pure ones
+//!   that read it are postponed after it — so the forward and backward
+//!   halves of a likelihood become one loop.
+//! * **Outputs.** A tensor result an operation computes is computed
+//!   straight into the output row (its slot is there), not copied at the
+//!   end.
 //! * **Frames** are kept across calls (a batched network's frame holds
 //!   megabytes; fresh zeroed memory per step costs page faults). Compiled
 //!   code writes every slot before reading it.
