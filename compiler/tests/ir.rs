@@ -867,6 +867,34 @@ fn simplify_folds_shares_and_removes_dead_code() {
 }
 
 #[test]
+fn simplify_shares_the_minibatches_of_one_plate_size() {
+    // Every minibatch of (n, m) in a run is the same: the model's and the
+    // guide's are one, and so are the gathers that read them; another
+    // (n, m) is another minibatch.
+    check_pass(
+        "func @f(%t: f64[10,2]) -> (f64[3,2], f64[3,2], f64[4,2]) {
+           %i = subsample<n=10, m=3> : i64[3]
+           %a = gather %t, %i : f64[3,2]
+           %j = subsample<n=10, m=3> : i64[3]
+           %b = gather %t, %j : f64[3,2]
+           %k = subsample<n=10, m=4> : i64[4]
+           %c = gather %t, %k : f64[4,2]
+           return %a, %b, %c
+         }",
+        simplify,
+        expect![[r#"
+            func @f(%0: f64[10,2]) -> (f64[3,2], f64[3,2], f64[4,2]) {
+              %1 = subsample<n=10, m=3> : i64[3]
+              %2 = gather %0, %1 : f64[3,2]
+              %3 = subsample<n=10, m=4> : i64[4]
+              %4 = gather %0, %3 : f64[4,2]
+              return %2, %2, %4
+            }
+        "#]],
+    );
+}
+
+#[test]
 fn simplify_drops_loop_carries_the_body_passes_through() {
     // `%acc` is yielded unchanged: its value is `%x` in every iteration and
     // after the loop; `%s` is a real carry and stays.

@@ -18,6 +18,7 @@ use std::fmt;
 use std::str::FromStr;
 use vprog_compiler::ir::Function;
 use vprog_compiler::lower::CompiledObjective;
+use vprog_compiler::transform::simplify::simplify;
 
 /// Which back end runs compiled programs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -176,10 +177,13 @@ impl Prepared {
     /// Prepares `objective` for `backend`.
     pub fn new(objective: CompiledObjective, backend: Backend) -> Prepared {
         // Computations on constants alone (data sets, comprehensions over
-        // them) run once here rather than in every particle.
+        // them) run once here rather than in every particle; simplifying
+        // again then shares what folding made equal (the model's and the
+        // guide's copies of a data set, and what reads them).
+        let prepare = |f: &Function| simplify(&crate::fold::fold_constants(f));
         let objective = CompiledObjective {
-            estimator: crate::fold::fold_constants(&objective.estimator),
-            gradient: crate::fold::fold_constants(&objective.gradient),
+            estimator: prepare(&objective.estimator),
+            gradient: prepare(&objective.gradient),
             ..objective
         };
         let mut fallback = None;

@@ -32,6 +32,11 @@
 //! as they are. Both back ends run the folded function, and the
 //! interpreter computes what the JIT would to the bit, so folding changes
 //! no result.
+//!
+//! Equal folded tensors share one allocation (the model's and the guide's
+//! copies of a data set, each inlined from the same `let`), so that the
+//! simplification `backend::Prepared` runs after folding merges them — and
+//! with them what reads them, such as the gathers of one minibatch.
 
 use std::collections::{HashMap, HashSet};
 
@@ -50,6 +55,7 @@ pub fn fold_constants(f: &Function) -> Function {
     let mut out = f.clone();
     let mut folder = Folder {
         defs: HashMap::new(),
+        tensors: HashMap::new(),
     };
     let body_ops = out.body.ops.clone();
     out.body.ops = folder.region(&mut out, &body_ops);
@@ -59,6 +65,11 @@ pub fn fold_constants(f: &Function) -> Function {
 struct Folder {
     /// The constant values and the `const` operations defining them.
     defs: HashMap<ValueId, OpId>,
+    /// The elements of the tensors folded so far, by a hash of their bits:
+    /// an equal tensor folded again shares the first one's elements (the
+    /// model's and the guide's copies of one data set become one constant,
+    /// which common-subexpression elimination then merges).
+    tensors: HashMap<u64, Vec<std::sync::Arc<[f64]>>>,
 }
 
 impl Folder {
@@ -108,7 +119,7 @@ impl Folder {
         let (results, origin) = (op.results.clone(), op.origin);
         let mut consts = Vec::with_capacity(results.len());
         for (result, value) in results.into_iter().zip(values) {
-            let prim = constant(&value)?;
+            let prim = self.shared(constant(&value)?);
             let cid = f.push_op(Op {
                 kind: OpKind::Prim(prim),
                 args: Vec::new(),
@@ -120,6 +131,36 @@ impl Folder {
             consts.push(cid);
         }
         Some(consts)
+    }
+}
+
+impl Folder {
+    /// `prim`, a tensor constant sharing the elements of an equal one
+    /// folded before, if any.
+    fn shared(&mut self, prim: Prim) -> Prim {
+        let Prim::ConstTensor { shape, data } = prim else {
+            return prim;
+        };
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for x in data.iter() {
+            x.to_bits().hash(&mut hasher);
+        }
+        let seen = self.tensors.entry(hasher.finish()).or_default();
+        let same = |d: &std::sync::Arc<[f64]>| {
+            d.len() == data.len()
+                && d.iter()
+                    .zip(data.iter())
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+        };
+        let data = match seen.iter().find(|d| same(d)) {
+            Some(d) => d.clone(),
+            None => {
+                seen.push(data.clone());
+                data
+            }
+        };
+        Prim::ConstTensor { shape, data }
     }
 }
 

@@ -129,3 +129,59 @@ fn effects_arguments_and_failures_stay() {
         "#]],
     );
 }
+
+#[test]
+fn equal_folded_tensors_share_their_elements() {
+    // Two loops computing the same tensor (the model's and the guide's
+    // copies of a data set) fold to constants holding one allocation, so
+    // that simplification merges them; a different tensor stays apart.
+    let f = read_function(
+        "func @f() -> (f64[3], f64[3], f64[3]) {
+           %lo = const 0 : i64
+           %hi = const 3 : i64
+           %a = for<stacked=1> %lo, %hi : f64[3] {
+             (%i: i64):
+             %x = int_to_f64 %i : f64
+             yield %x
+           }
+           %b = for<stacked=1> %lo, %hi : f64[3] {
+             (%i: i64):
+             %x = int_to_f64 %i : f64
+             yield %x
+           }
+           %c = for<stacked=1> %lo, %hi : f64[3] {
+             (%i: i64):
+             %x = int_to_f64 %i : f64
+             %y = neg %x : f64
+             yield %y
+           }
+           return %a, %b, %c
+         }",
+    )
+    .expect("reads");
+    let folded = fold_constants(&f);
+    let data: Vec<_> = folded
+        .body
+        .ops
+        .iter()
+        .filter_map(|&id| match &folded.op(id).kind {
+            vprog_compiler::ir::OpKind::Prim(vprog_compiler::prim::Prim::ConstTensor {
+                data,
+                ..
+            }) => Some(data.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(data.len(), 3);
+    assert!(std::sync::Arc::ptr_eq(&data[0], &data[1]));
+    assert!(!std::sync::Arc::ptr_eq(&data[0], &data[2]));
+    let merged = vprog_compiler::transform::simplify::simplify(&folded);
+    expect![[r#"
+        func @f() -> (f64[3], f64[3], f64[3]) {
+          %0 = const_tensor<[3] 0.0, 1.0, 2.0> : f64[3]
+          %1 = const_tensor<[3] -0.0, -1.0, -2.0> : f64[3]
+          return %0, %0, %1
+        }
+    "#]]
+    .assert_eq(&print_function(&merged));
+}

@@ -6,7 +6,9 @@
 //!    kernel (`prim/eval.rs`) and replaced by a constant; `x + 0`, `x − 0`,
 //!    `x · 1`, `x / 1` and `stop_grad(constant)` become their operand. A pure
 //!    primitive identical (same primitive, same operands) to one already
-//!    emitted in this region or an enclosing one is replaced by it. A loop
+//!    emitted in this region or an enclosing one is replaced by it, and so
+//!    is a `subsample` of the same `(n, m)` (every minibatch of one plate
+//!    size is the same within a run). A loop
 //!    carry that the body yields unchanged is removed: its value is its
 //!    initial value throughout.
 //! 2. **Remove the dead.** A backward liveness pass keeps the function's
@@ -144,6 +146,20 @@ impl Folder<'_> {
             let v = match self.rewrite(b, p, &args) {
                 Some(v) => v,
                 None => self.emit_prim(b, p.clone(), args),
+            };
+            env.insert(op.results[0], v);
+        } else if let OpKind::Subsample { n, m } = op.kind {
+            // Every minibatch of `(n, m)` in a run is the same (the op is
+            // keyed by the run and `(n, m)` only): one is shared.
+            let key = (format!("subsample {n} {m}"), Vec::new());
+            let v = match self.lookup_shared(&key) {
+                Some(v) => v,
+                None => {
+                    let ty = self.src.ty(op.results[0]).clone();
+                    let v = b.push(op.kind.clone(), Vec::new(), vec![ty], Vec::new())[0];
+                    self.shared.last_mut().expect("scope").insert(key, v);
+                    v
+                }
             };
             env.insert(op.results[0], v);
         } else if let OpKind::For { stacked } = op.kind
