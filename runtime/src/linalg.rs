@@ -117,6 +117,39 @@ pub fn sum_axis(a: &[f64], out: &mut [f64], (outer, len, inner): (usize, usize, 
     }
 }
 
+/// Adds elements `k0 .. k0 + xs.len()` of a tensor of shape `[outer, len,
+/// inner]` (row-major, `xs` holding just those) into its sum along the
+/// middle axis, `out` (`[outer, inner]`): called on consecutive parts of
+/// the tensor, in order, on an `out` of zeros, it adds every lane in the
+/// order `sum_axis` does, so the sums are the same to the bit.
+pub fn sum_axis_part(xs: &[f64], out: &mut [f64], k0: usize, (len, inner): (usize, usize)) {
+    let block = (len * inner).max(1);
+    let mut i = 0;
+    while i < xs.len() {
+        let k = k0 + i;
+        let o = k / block;
+        if inner == 1 {
+            // The rest of one lane, added in order.
+            let take = (block - k % block).min(xs.len() - i);
+            let mut acc = out[o];
+            for &x in &xs[i..i + take] {
+                acc += x;
+            }
+            out[o] = acc;
+            i += take;
+        } else {
+            // The rest of one row of `inner` lanes, added lane by lane.
+            let j = k % inner;
+            let take = (inner - j).min(xs.len() - i);
+            let at = o * inner + j;
+            for (s, &x) in out[at..at + take].iter_mut().zip(&xs[i..i + take]) {
+                *s += x;
+            }
+            i += take;
+        }
+    }
+}
+
 /// Repeats each of the `outer` blocks of `block` bytes of `a` `n` times
 /// into `out` (`expand` along an axis, on raw elements of any type).
 pub fn expand(a: &[u8], out: &mut [u8], (outer, n, block): (usize, usize, usize)) {
@@ -218,6 +251,25 @@ mod tests {
         let mut one = [f64::NAN];
         sum_axis(&b, &mut one, (1, 4, 1));
         assert_eq!(one[0], ((1e16 + 1.0) - 1e16) + 1.0);
+    }
+
+    #[test]
+    fn axis_sums_by_parts_are_the_axis_sums() {
+        // Parts that split lanes and rows anywhere give `sum_axis`'s bits.
+        let a: Vec<f64> = (0..60).map(|x| (f64::from(x) * 0.77).sin() * 1e3).collect();
+        for dims in [(3, 5, 4), (2, 30, 1), (1, 6, 10), (60, 1, 1)] {
+            let (outer, len, inner) = dims;
+            let mut want = vec![f64::NAN; outer * inner];
+            sum_axis(&a, &mut want, dims);
+            for part in [1, 7, 13, 60] {
+                let mut got = vec![0.0; outer * inner];
+                for (p, xs) in a.chunks(part).enumerate() {
+                    sum_axis_part(xs, &mut got, p * part, (len, inner));
+                }
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "{dims:?} in parts of {part}");
+            }
+        }
     }
 
     #[test]

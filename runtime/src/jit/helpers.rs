@@ -418,6 +418,29 @@ pub(super) extern "C" fn sum_axis(a: *const f64, out: *mut f64, outer: u64, len:
     crate::linalg::sum_axis(a, out, (outer, len, inner));
 }
 
+/// Elements `k0 .. k0 + n` of a tensor of shape `[_, len, inner]`, at
+/// `xs`, added into its sum along the middle axis at `out`
+/// (`linalg::sum_axis_part`; `out` holds `outer · inner` reals).
+pub(super) extern "C" fn sum_block(
+    xs: *const f64,
+    out: *mut f64,
+    k0: u64,
+    n: u64,
+    len: u64,
+    inner: u64,
+    outer: u64,
+) {
+    let (len, inner) = (len as usize, inner as usize);
+    // SAFETY: compiled code passes `n` reals of the tensor and its sums.
+    let (xs, out) = unsafe {
+        (
+            std::slice::from_raw_parts(xs, n as usize),
+            std::slice::from_raw_parts_mut(out, outer as usize * inner),
+        )
+    };
+    crate::linalg::sum_axis_part(xs, out, k0 as usize, (len, inner));
+}
+
 /// `expand`: each of the `outer` blocks of `block` bytes of `a` repeated
 /// `n` times into `out` (`linalg::expand`).
 pub(super) extern "C" fn expand(a: *const u8, out: *mut u8, outer: u64, n: u64, block: u64) {

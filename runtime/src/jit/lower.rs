@@ -93,6 +93,10 @@ enum Blk {
     Kernel(Kernel, usize),
     /// An elementwise guard: check the block, then copy it.
     Guard,
+    /// A sum along an axis of a value of the run (`[_, len, inner]`): each
+    /// block added into the sums (zeroed before the loop), in `sum_axis`'s
+    /// order.
+    Sum { len: i64, inner: i64 },
 }
 
 /// A run being gathered by `Lowering::schedule`, and what waits for it.
@@ -377,6 +381,13 @@ impl Lowering<'_, '_> {
                 !op.regions.is_empty() || op.args.iter().any(|a| set.contains(a))
             };
             let total = self.total(op);
+            if !open.run.is_empty() && self.run_sum(op, open.size, &open.later, &open.computed) {
+                // Summed block by block; nothing in the run may read it.
+                open.run.push(id);
+                open.computed.extend(op.results.iter().copied());
+                open.later.extend(op.results.iter().copied());
+                continue;
+            }
             let fusible = self.fusible(op);
             let joins = open.run.is_empty() || (fusible == Some(open.size) && !reads(&open.later));
             if let Some(n) = fusible
@@ -417,6 +428,33 @@ impl Lowering<'_, '_> {
                 open = Open::default();
             }
         }
+    }
+
+    /// Whether `op` is a sum along an axis of reals, into a tensor, of a
+    /// value an open run of `size` elements computes (in `computed`, not
+    /// postponed in `later`): it may join the run.
+    fn run_sum(
+        &self,
+        op: &Op,
+        size: usize,
+        later: &HashSet<ValueId>,
+        computed: &HashSet<ValueId>,
+    ) -> bool {
+        let OpKind::Prim(Prim::Reduce {
+            op: AxisReduction::Sum,
+            ..
+        }) = op.kind
+        else {
+            return false;
+        };
+        let (a, r) = (op.args[0], op.results[0]);
+        let (aty, rty) = (self.f.ty(a), self.f.ty(r));
+        aty.elem == Elem::F64
+            && !rty.is_scalar()
+            && aty.num_elements() == Some(size)
+            && computed.contains(&a)
+            && !later.contains(&a)
+            && !self.yielded.contains(&r)
     }
 
     /// Whether `op` is total: a primitive without regions that cannot
@@ -1440,7 +1478,19 @@ impl Lowering<'_, '_> {
             }
             return self.fused_blocks(ops, n, &plan);
         }
-        // Element by element: guards check whole tensors between the loops.
+        // Element by element: sums of the run's values after its loop,
+        // guards on whole tensors between loops.
+        let is_sum =
+            |l: &Self, id: OpId| matches!(l.f.op(id).kind, OpKind::Prim(Prim::Reduce { .. }));
+        if ops.iter().any(|&id| is_sum(self, id)) {
+            let (sums, rest): (Vec<OpId>, Vec<OpId>) =
+                ops.iter().partition(|&&id| is_sum(self, id));
+            self.fused(&rest)?;
+            for id in sums {
+                self.op(id)?;
+            }
+            return Ok(());
+        }
         if let Some(&g) = guards.first() {
             self.fused(&ops[..g])?;
             self.op(ops[g])?;
@@ -1528,6 +1578,17 @@ impl Lowering<'_, '_> {
                 };
                 if let Prim::Guard { .. } = p {
                     return self.fusible(op).map(|_| Blk::Guard);
+                }
+                if let Prim::Reduce {
+                    op: AxisReduction::Sum,
+                    axis,
+                } = p
+                {
+                    let shape = &self.f.ty(op.args[0]).shape;
+                    return Some(Blk::Sum {
+                        len: shape[*axis] as i64,
+                        inner: shape[axis + 1..].iter().product::<usize>() as i64,
+                    });
                 }
                 let real = op.args.iter().all(|&a| self.f.ty(a).elem == Elem::F64);
                 let boolean = op.args.iter().all(|&a| self.f.ty(a).elem == Elem::Bool);
@@ -1690,7 +1751,7 @@ impl Lowering<'_, '_> {
         let mut places: Vec<Src> = Vec::with_capacity(ops.len());
         for (i, &id) in ops.iter().enumerate() {
             let r = self.f.op(id).results[0];
-            let place = if stored.contains(&id) {
+            let place = if stored.contains(&id) || matches!(plan[i], Blk::Sum { .. }) {
                 Src::Tensor(self.slot(r)?)
             } else {
                 Src::Scratch(scratch.block())
@@ -1762,6 +1823,23 @@ impl Lowering<'_, '_> {
                 &args,
             );
         }
+        // The sums start at zero.
+        for (i, &id) in ops.iter().enumerate() {
+            if let (Blk::Sum { .. }, Src::Tensor(sums)) = (plan[i], places[i]) {
+                let count = self
+                    .f
+                    .ty(self.f.op(id).results[0])
+                    .num_elements()
+                    .unwrap_or(0);
+                let zero = self.b.ins().iconst(types::I64, 0);
+                let word = self.word_array(&[zero]);
+                let count = self.b.ins().iconst(types::I64, count as i64);
+                let code = self.b.ins().iconst(types::I32, Kernel::Fill64 as i64);
+                self.b
+                    .ins()
+                    .call_indirect(sig, entry, &[code, count, sums, word, null, null]);
+            }
+        }
         // for k0 in (0..n).step_by(BLOCK)
         let header = self.b.create_block();
         self.b.append_block_param(header, types::I64);
@@ -1792,11 +1870,33 @@ impl Lowering<'_, '_> {
         };
         for (i, &id) in ops.iter().enumerate() {
             let op = self.f.op(id);
-            let out = addr(self, places[i], self.f.ty(op.results[0]).elem);
             let mut operands = [null; 3];
             for (j, &a) in op.args.iter().enumerate() {
                 operands[j] = addr(self, src[&a], self.f.ty(a).elem);
             }
+            if let (Blk::Sum { len: lanes, inner }, Src::Tensor(sums)) = (plan[i], places[i]) {
+                let outer = self.f.ty(op.results[0]).num_elements().unwrap_or(0) as i64 / inner;
+                let mut args = vec![operands[0], sums, k0, len];
+                for d in [lanes, inner, outer] {
+                    args.push(self.b.ins().iconst(types::I64, d));
+                }
+                self.call(
+                    h::sum_block as *const () as usize,
+                    &[
+                        PTR,
+                        PTR,
+                        types::I64,
+                        types::I64,
+                        types::I64,
+                        types::I64,
+                        types::I64,
+                    ],
+                    &[],
+                    &args,
+                );
+                continue;
+            }
+            let out = addr(self, places[i], self.f.ty(op.results[0]).elem);
             let kernel = match plan[i] {
                 Blk::Kernel(kernel, f) => {
                     if f != 0 {
@@ -1816,6 +1916,9 @@ impl Lowering<'_, '_> {
                     )[0];
                     self.check_status(status);
                     Kernel::Copy
+                }
+                Blk::Sum { .. } => {
+                    return unsupported("internal: a blockwise sum without its slot");
                 }
             };
             let code = self.b.ins().iconst(types::I32, kernel as i64);

@@ -30,7 +30,9 @@
 //!   (repeated rows, uniform tensors; materialized only for a run that
 //!   goes element by element) and
 //!   checks an elementwise guard block by block (one guard per run, so
-//!   errors come in program order). Runs stay open past operations they
+//!   errors come in program order); an axis sum of a value the run
+//!   computes joins it, adding each block into the sums in `sum_axis`'s
+//!   order (`linalg::sum_axis_part`), so that value need not be stored. Runs stay open past operations they
 //!   may be reordered with (`lower::Lowering::schedule`): pure operations
 //!   that read nothing of the run are emitted ahead of its loop, pure ones
 //!   that read it are postponed after it — so the forward and backward
