@@ -173,51 +173,38 @@ pub unsafe fn run(k: Kernel, n: usize, out: *mut u8, a: *const u8, b: *const u8,
     unsafe { entry()(k as u32, n, out, a, b, c) }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe extern "C" fn run_avx512(
-    code: u32,
-    n: usize,
-    out: *mut u8,
-    a: *const u8,
-    b: *const u8,
-    c: *const u8,
-) {
-    if let Some(k) = Kernel::from_code(code) {
-        // SAFETY: passed on from `run`.
-        unsafe { run_portable(k, n, out, a, b, c) }
-    }
+/// An entry point: `run_portable` compiled with the given attributes
+/// (a target's instructions), behind the `EntryFn` signature.
+macro_rules! entry_point {
+    ($(#[$attr:meta])* $name:ident) => {
+        $(#[$attr])*
+        unsafe extern "C" fn $name(
+            code: u32,
+            n: usize,
+            out: *mut u8,
+            a: *const u8,
+            b: *const u8,
+            c: *const u8,
+        ) {
+            if let Some(k) = Kernel::from_code(code) {
+                // SAFETY: passed on from `run`.
+                unsafe { run_portable(k, n, out, a, b, c) }
+            }
+        }
+    };
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe extern "C" fn run_avx2(
-    code: u32,
-    n: usize,
-    out: *mut u8,
-    a: *const u8,
-    b: *const u8,
-    c: *const u8,
-) {
-    if let Some(k) = Kernel::from_code(code) {
-        // SAFETY: passed on from `run`.
-        unsafe { run_portable(k, n, out, a, b, c) }
-    }
-}
-
-unsafe extern "C" fn run_baseline(
-    code: u32,
-    n: usize,
-    out: *mut u8,
-    a: *const u8,
-    b: *const u8,
-    c: *const u8,
-) {
-    if let Some(k) = Kernel::from_code(code) {
-        // SAFETY: passed on from `run`.
-        unsafe { run_portable(k, n, out, a, b, c) }
-    }
-}
+entry_point!(
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    run_avx512
+);
+entry_point!(
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    run_avx2
+);
+entry_point!(run_baseline);
 
 /// The loops, inlined into each target's copy. Each indexes slices of
 /// length `n` in `0..n`, so the bounds checks fold away and the loop

@@ -172,7 +172,8 @@ fn one_by_one<R: Runs + ?Sized>(
 /// agree to the bit.
 #[derive(Default)]
 struct Sums {
-    count: usize,
+    /// Whether a particle (or a row of sums) has been added.
+    started: bool,
     value: f64,
     gradient: Vec<f64>,
     ranges: Vec<(usize, usize)>,
@@ -184,7 +185,7 @@ impl Sums {
     /// first particle's elements to 0.0).
     fn add<G: Iterator<Item = f64>>(&mut self, value: f64, gradient: impl Iterator<Item = G>) {
         self.value += value;
-        if self.count == 0 {
+        if !self.started {
             for g in gradient {
                 let start = self.gradient.len();
                 self.gradient.extend(g);
@@ -197,7 +198,7 @@ impl Sums {
                 }
             }
         }
-        self.count += 1;
+        self.started = true;
     }
 
     /// Adds every row of a batch (outputs 0 and 4.. are reals). A first
@@ -206,11 +207,11 @@ impl Sums {
     fn add_rows(&mut self, rows: Rows<'_>, gradient: bool) {
         let real = |w: &u64| f64::from_bits(*w);
         let grads = if gradient { &rows.layout[4..] } else { &[] };
-        if self.count == 0 && rows.words.len() == rows.row {
+        if !self.started && rows.words.len() == rows.row {
             self.value += f64::from_bits(rows.words[rows.layout[0].0]);
             self.gradient = reals(rows.words);
             self.ranges = grads.to_vec();
-            self.count = 1;
+            self.started = true;
             return;
         }
         for row in rows.words.chunks_exact(rows.row.max(1)) {

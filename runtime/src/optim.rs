@@ -68,15 +68,16 @@ pub fn step(
                 beta2,
                 eps,
             } => {
-                let c1 = 1.0 - beta1.powf(t);
-                let c2 = 1.0 - beta2.powf(t);
+                // The bias corrections as reciprocals: one division per
+                // element instead of three (divisions and square roots
+                // bound the loop).
                 let adam = Adam {
                     lr,
                     beta1,
                     beta2,
                     eps,
-                    c1,
-                    c2,
+                    r1: 1.0 / (1.0 - beta1.powf(t)),
+                    r2: 1.0 / (1.0 - beta2.powf(t)),
                 };
                 adam.update(p, g, &mut state.m[i], &mut state.v[i]);
             }
@@ -84,15 +85,16 @@ pub fn step(
     }
 }
 
-/// One Adam step's constants (`c1`, `c2`: the bias corrections).
+/// One Adam step's constants (`r1`, `r2`: the reciprocals of the bias
+/// corrections).
 #[derive(Clone, Copy)]
 struct Adam {
     lr: f64,
     beta1: f64,
     beta2: f64,
     eps: f64,
-    c1: f64,
-    c2: f64,
+    r1: f64,
+    r2: f64,
 }
 
 impl Adam {
@@ -134,12 +136,9 @@ impl Adam {
             beta1,
             beta2,
             eps,
-            c1,
-            c2,
+            r1,
+            r2,
         } = self;
-        // The bias corrections as reciprocals: one division per element
-        // instead of three (divisions and square roots bound this loop).
-        let (r1, r2) = (1.0 / c1, 1.0 / c2);
         for (((x, gi), m), v) in x.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
             *m = beta1 * *m + (1.0 - beta1) * gi;
             *v = beta2 * *v + (1.0 - beta2) * gi * gi;
@@ -160,8 +159,8 @@ mod tests {
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
-            c1: 0.1,
-            c2: 0.001,
+            r1: 1.0 / 0.1,
+            r2: 1.0 / 0.001,
         };
         let n = 1003;
         let g: Vec<f64> = (0..n)

@@ -175,7 +175,7 @@ pub(super) extern "C" fn guard_tensor(rt: *mut Rt, fail_index: u32, ptr: *const 
             // SAFETY: compiled code passes the guarded tensor's data, `n`
             // reals.
             let xs = unsafe { std::slice::from_raw_parts(ptr as *const f64, n) };
-            crate::interp::check_elements(*kind, what, xs)
+            return check_reals(rt, fail_index, xs);
         }
         _ => crate::interp::check_guard(*kind, what, &unsafe { read_tensor(ptr, &f.ty) }),
     };
@@ -190,9 +190,15 @@ pub(super) extern "C" fn guard_tensor(rt: *mut Rt, fail_index: u32, ptr: *const 
 /// element's value — the same whichever block holds it.
 pub(super) extern "C" fn guard_block(rt: *mut Rt, fail_index: u32, xs: *const f64, n: u64) -> i32 {
     // SAFETY: see `scalar_checked`; compiled code passes `n` reals.
-    let rt = unsafe { &mut *rt };
+    let (rt, xs) = unsafe { (&mut *rt, std::slice::from_raw_parts(xs, n as usize)) };
+    check_reals(rt, fail_index, xs)
+}
+
+/// The elementwise guard of failure `fail_index` on the reals `xs`, with
+/// the interpreter's check and message.
+fn check_reals(rt: &mut Rt, fail_index: u32, xs: &[f64]) -> i32 {
+    // SAFETY: see `fail`.
     let meta: &Meta = unsafe { &*rt.meta };
-    let xs = unsafe { std::slice::from_raw_parts(xs, n as usize) };
     let Some((kind, what)) = &meta.failures[fail_index as usize].guard else {
         return 0;
     };
