@@ -60,6 +60,11 @@ const BLOCKS_FROM: i64 = 32;
 /// of a run's intermediates (`BLOCK` × 8 bytes each) stay in the L1 cache.
 const BLOCK: i64 = 512;
 
+/// Whether `op` is a guard.
+fn is_guard(op: &Op) -> bool {
+    matches!(op.kind, OpKind::Prim(Prim::Guard { .. }))
+}
+
 fn elem_bytes(e: Elem) -> i64 {
     match e {
         Elem::Bool => 1,
@@ -354,7 +359,6 @@ impl Lowering<'_, '_> {
     /// is emitted after everything it reads, so the results are those of
     /// the operations in program order.
     fn schedule(&mut self, ops: &[OpId], here: &HashSet<OpId>) -> Result<(), Unsupported> {
-        let is_guard = |op: &Op| matches!(op.kind, OpKind::Prim(Prim::Guard { .. }));
         let mut work: std::collections::VecDeque<OpId> = ops.iter().copied().collect();
         let mut open = Open::default();
         loop {
@@ -517,7 +521,7 @@ impl Lowering<'_, '_> {
         let read_by_kernels = self.users.get(&r)?.iter().all(|&u| {
             let user = self.f.op(u);
             here.contains(&u)
-                && !matches!(user.kind, OpKind::Prim(Prim::Guard { .. }))
+                && !is_guard(user)
                 && self.fusible(user) == Some(n)
                 && self.block_kernels(&[u]).is_some()
         });
@@ -1463,9 +1467,9 @@ impl Lowering<'_, '_> {
             .ty(self.f.op(first).results[0])
             .num_elements()
             .unwrap_or(0) as i64;
-        let is_guard =
-            |l: &Self, id: OpId| matches!(l.f.op(id).kind, OpKind::Prim(Prim::Guard { .. }));
-        let guards: Vec<usize> = (0..ops.len()).filter(|&i| is_guard(self, ops[i])).collect();
+        let guards: Vec<usize> = (0..ops.len())
+            .filter(|&i| is_guard(self.f.op(ops[i])))
+            .collect();
         if n >= BLOCKS_FROM
             && let Some(plan) = self.block_kernels(ops)
         {
